@@ -1,0 +1,65 @@
+"""gunicorn settings for Ingress: `gunicorn wsgi:app` reads this file from the working directory.
+
+Values come from the same environment variables as the service (API_HOST, API_PORT,
+API_WORKERS, API_THREADS, LOG_LEVEL, LOG_FORMAT). Serving with gunicorn means
+production: INGRESS_ENV defaults to "production" here, so a missing JWT secret is a
+startup error rather than a generated development key.
+"""
+
+import os
+
+os.environ.setdefault("INGRESS_ENV", "production")
+
+from ingress_app.config import load_config  # noqa: E402
+
+_cfg = load_config()
+
+bind = f"{_cfg['API_HOST']}:{_cfg['API_PORT']}"
+# gthread: a few processes, each with a thread pool; I/O-bound handlers (PostgreSQL,
+# Redis) overlap inside one process and a slow client never pins a whole worker.
+worker_class = "gthread"
+workers = _cfg["API_WORKERS"]
+threads = _cfg["API_THREADS"]
+# Above every dependency timeout (DB connect 2 s, pool wait 5 s, statement 10 s), so a
+# worker is never killed in the middle of a request that its own timeouts would end.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then (bounded memory growth), staggered so they never all
+# restart together.
+max_requests = 20000
+max_requests_jitter = 2000
+# Load the app in each worker after fork: connection pools and Kafka producers are
+# never shared across processes.
+preload_app = False
+accesslog = os.environ.get("ACCESS_LOG") or None
+
+_formatter = (
+    {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    }
+    if _cfg["LOG_FORMAT"].lower() == "json"
+    else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+)
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"default": _formatter},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "default",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "gunicorn.error": {
+            "handlers": ["stderr"],
+            "level": _cfg["LOG_LEVEL"].upper(),
+            "propagate": False,
+        },
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}

@@ -1,0 +1,172 @@
+"""Ingress: the front door of an AI-agent flow orchestration framework.
+
+`create_app(config=None)` is the only place that wires the service:
+configuration → logging → extensions → plugins/policies → blueprints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, send_from_directory
+
+from .config import ConfigError, is_production, load_config, normalise_database_url
+
+__all__ = ["create_app", "ConfigError"]
+
+log = logging.getLogger(__name__)
+
+
+def _migrations_directory(config: dict[str, Any]) -> str:
+    """The repository's `migrations/` (cwd first, then beside the package)."""
+    if config.get("MIGRATIONS_DIR"):
+        return config["MIGRATIONS_DIR"]
+    candidates = [Path.cwd() / "migrations", Path(__file__).resolve().parent.parent / "migrations"]
+    for candidate in candidates:
+        if (candidate / "env.py").exists():
+            return str(candidate)
+    return str(candidates[0])
+
+
+def _database_settings(app: Flask) -> None:
+    cfg = app.config
+    url = cfg.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'ingress.db'}"
+    url = normalise_database_url(url)
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("postgresql"):
+        connect_args = {
+            "connect_timeout": cfg["DB_CONNECT_TIMEOUT_SECONDS"],
+            "application_name": "ingress",
+            # statement_timeout bounds server work; tcp_user_timeout bounds a silent network
+            "options": f"-c statement_timeout={int(cfg['DB_STATEMENT_TIMEOUT_MS'])}",
+            "tcp_user_timeout": int(cfg["DB_STATEMENT_TIMEOUT_MS"]),
+            "keepalives": 1,
+            "keepalives_idle": 30,
+        }
+        engine = {
+            "pool_size": cfg["DB_POOL_SIZE"],
+            "max_overflow": cfg["DB_MAX_OVERFLOW"],
+            "pool_timeout": cfg["DB_POOL_TIMEOUT_SECONDS"],
+            "pool_recycle": 1800,
+            "connect_args": connect_args,
+        }
+    else:
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = {"connect_args": {"timeout": 15}}
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine)
+    cfg["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+
+
+def _cache_settings(app: Flask) -> None:
+    cfg = app.config
+    cfg.setdefault("CACHE_DEFAULT_TIMEOUT", cfg["REDIS_CACHE_TTL"])
+    cfg.setdefault("CACHE_KEY_PREFIX", "ingress:")
+    if "CACHE_TYPE" in cfg:
+        return
+    if cfg.get("REDIS_URL"):
+        timeout = cfg["REDIS_SOCKET_TIMEOUT_SECONDS"]
+        cfg["CACHE_TYPE"] = "RedisCache"
+        cfg["CACHE_REDIS_URL"] = cfg["REDIS_URL"]
+        cfg["CACHE_OPTIONS"] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    else:
+        cfg["CACHE_TYPE"] = "SimpleCache"
+        cfg.setdefault("CACHE_THRESHOLD", 10_000)
+
+
+def _openapi_settings(app: Flask) -> None:
+    cfg = app.config
+    cfg.setdefault("API_TITLE", "Ingress")
+    cfg.setdefault("API_VERSION", "1")
+    cfg.setdefault("OPENAPI_VERSION", "3.0.3")
+    cfg.setdefault("OPENAPI_URL_PREFIX", "/")
+    cfg.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    cfg.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    cfg.setdefault("OPENAPI_SWAGGER_UI_URL", "/docs/assets/")
+    cfg.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": "Start and follow AI-agent flow runs. Every error body is "
+                '`{"error": "...", "detail": ...}`.'
+            },
+            "security": [{"bearerAuth": []}],
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+
+
+def _register_docs_assets(app: Flask) -> None:
+    """Serve Swagger UI from the installed `swagger-ui-bundle` (no CDN needed)."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # pragma: no cover - dependency missing
+        return
+
+    def docs_asset(filename: str):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    app.add_url_rule("/docs/assets/<path:filename>", "docs_asset", docs_asset)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Ingress application; `config` overrides the environment (tests)."""
+    app = Flask(
+        __name__,
+        static_folder=None,
+        instance_path=os.environ.get("INGRESS_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    settings = load_config()
+    settings.update(config or {})
+    app.config.update(settings)
+    if is_production(app.config) and (app.debug or app.config.get("DEBUG")):
+        raise ConfigError("debug mode is not allowed in production (INGRESS_ENV=production)")
+
+    from .logging import configure_logging
+
+    if not app.config.get("TESTING"):
+        configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+
+    _database_settings(app)
+    _cache_settings(app)
+    _openapi_settings(app)
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    from . import audit, outbox, runs, webhooks  # noqa: F401  (models register on import)
+    from .audit import models as _audit_models  # noqa: F401
+    from .auth import configure_jwt
+    from .correlation import init_correlation
+    from .errors import register_error_handlers
+    from .extensions import Api, cache, db, migrate
+    from .outbox import models as _outbox_models  # noqa: F401
+    from .webhooks import models as _webhook_models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_directory(app.config), render_as_batch=True)
+    cache.init_app(app)
+    configure_jwt(app)
+    # flask-smorest's Api keeps one app's spec, so each app gets its own.
+    api = Api(app)
+    init_correlation(app)
+
+    from .health import blp as health_blp
+    from .runs.api import blp as runs_blp
+
+    api.register_blueprint(health_blp)
+    api.register_blueprint(runs_blp)
+    _register_docs_assets(app)
+    register_error_handlers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

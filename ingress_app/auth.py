@@ -1,0 +1,203 @@
+"""JWT authentication: configuration, the 401 envelope, and the caller's identity.
+
+The algorithm is pinned to `JWT_ALGORITHM` alone (so `alg: none` and algorithm
+confusion are refused); `exp`, `sub` and `tenant_id` are required, `sub` and
+`tenant_id` as non-empty strings. Every rejection is a 401 with
+`WWW-Authenticate: Bearer` and the JSON envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
+
+from .config import ConfigError, is_production
+from .errors import Unauthorized, error_response
+from .extensions import jwt
+
+log = logging.getLogger(__name__)
+
+_SYMMETRIC = ("HS256", "HS384", "HS512")
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512")
+_WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="ingress"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's user and tenant."""
+
+    user_id: str
+    tenant_id: str
+
+
+def _read_key(value: str, path: str, name: str) -> str:
+    if value:
+        return value.replace("\\n", "\n")
+    if path:
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from exc
+    return ""
+
+
+def _development_secret(app: Flask) -> str:
+    """A random secret kept in the instance folder, so CLI-issued tokens stay valid."""
+    path = Path(app.instance_path) / "dev-jwt-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+def configure_jwt(app: Flask) -> None:
+    """Translate our settings into flask-jwt-extended's and register the 401 loaders."""
+    cfg = app.config
+    algorithm = cfg["JWT_ALGORITHM"].upper()
+    if algorithm not in _SYMMETRIC + _ASYMMETRIC:
+        raise ConfigError(f"JWT_ALGORITHM={algorithm!r} is not supported")
+    production = is_production(cfg)
+    if algorithm in _SYMMETRIC:
+        secret = cfg.get("JWT_SECRET_KEY") or ""
+        if not secret:
+            if production:
+                raise ConfigError(
+                    "JWT_SECRET_KEY is required in production (or set JWT_ALGORITHM=RS256 "
+                    "and JWT_PUBLIC_KEY/JWT_PUBLIC_KEY_FILE)"
+                )
+            secret = _development_secret(app)
+            cfg["INGRESS_DEV_SECRET"] = True
+        elif production and len(secret) < 32:
+            raise ConfigError("JWT_SECRET_KEY must be at least 32 characters in production")
+        cfg["JWT_SECRET_KEY"] = secret
+    else:
+        public = _read_key(
+            cfg.get("JWT_PUBLIC_KEY", ""), cfg.get("JWT_PUBLIC_KEY_FILE", ""), "JWT_PUBLIC_KEY"
+        )
+        if not public:
+            raise ConfigError(
+                f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE"
+            )
+        cfg["JWT_PUBLIC_KEY"] = public
+        cfg["JWT_PRIVATE_KEY"] = _read_key(
+            cfg.get("JWT_PRIVATE_KEY", ""), cfg.get("JWT_PRIVATE_KEY_FILE", ""), "JWT_PRIVATE_KEY"
+        )
+    cfg["JWT_ALGORITHM"] = algorithm
+    cfg["JWT_DECODE_ALGORITHMS"] = [algorithm]
+    cfg["JWT_TOKEN_LOCATION"] = ["headers"]
+    cfg["JWT_IDENTITY_CLAIM"] = "sub"
+    cfg["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(minutes=int(cfg["JWT_EXPIRE_MINUTES"]))
+    cfg["JWT_DECODE_LEEWAY"] = int(cfg.get("JWT_LEEWAY_SECONDS", 30))
+    cfg["JWT_ERROR_MESSAGE_KEY"] = "error"
+    cfg["JWT_CSRF_PROTECT"] = False
+    if cfg.get("JWT_ISSUER"):
+        cfg["JWT_DECODE_ISSUER"] = cfg["JWT_ISSUER"]
+        cfg["JWT_ENCODE_ISSUER"] = cfg["JWT_ISSUER"]
+    if cfg.get("JWT_AUDIENCE"):
+        cfg["JWT_DECODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
+        cfg["JWT_ENCODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
+    jwt.init_app(app)
+
+
+def _unauthorized(detail: str):
+    return error_response(401, "Unauthorized", detail, _WWW_AUTH)
+
+
+@jwt.unauthorized_loader
+def _missing_token(reason: str):
+    return _unauthorized("a Bearer token is required in the Authorization header")
+
+
+@jwt.invalid_token_loader
+def _invalid_token(reason: str):
+    return _unauthorized(f"invalid token: {reason}")
+
+
+@jwt.expired_token_loader
+def _expired_token(header: dict, payload: dict):
+    return _unauthorized("the token has expired")
+
+
+@jwt.revoked_token_loader
+def _revoked_token(header: dict, payload: dict):
+    return _unauthorized("the token has been revoked")
+
+
+@jwt.needs_fresh_token_loader
+def _not_fresh(header: dict, payload: dict):
+    return _unauthorized("a fresh token is required")
+
+
+@jwt.user_lookup_error_loader
+def _user_lookup_error(header: dict, payload: dict):
+    return _unauthorized("the token's user is unknown")
+
+
+def _principal_from_claims(claims: dict[str, Any]) -> Principal:
+    if "exp" not in claims:
+        raise Unauthorized("invalid token: the 'exp' claim is required")
+    sub = claims.get("sub")
+    tenant = claims.get("tenant_id")
+    if not isinstance(sub, str) or not sub:
+        raise Unauthorized("invalid token: 'sub' must be a non-empty string")
+    if not isinstance(tenant, str) or not tenant:
+        raise Unauthorized("invalid token: 'tenant_id' must be a non-empty string")
+    if claims.get("type", "access") != "access":
+        raise Unauthorized("invalid token: only access tokens are accepted")
+    return Principal(user_id=sub, tenant_id=tenant)
+
+
+def authenticate() -> Principal:
+    """Verify the request's Bearer token and return the caller."""
+    principal = g.get("principal")
+    if principal is None:
+        verify_jwt_in_request()
+        principal = _principal_from_claims(get_jwt())
+        g.principal = principal
+    return principal
+
+
+def auth_required(view):
+    """Decorate a view so it runs only for a valid token; the caller is in `g.principal`."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        authenticate()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def issue_token(tenant_id: str, user_id: str, minutes: int | None = None, **claims: Any) -> str:
+    """Create an access token for `user_id` in `tenant_id` (operators' CLI, tests)."""
+    if current_app.config["JWT_ALGORITHM"] in _ASYMMETRIC and not current_app.config.get(
+        "JWT_PRIVATE_KEY"
+    ):
+        raise ConfigError("issuing RS/ES tokens needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE")
+    expires = timedelta(minutes=minutes) if minutes else None
+    return create_access_token(
+        identity=user_id,
+        additional_claims={"tenant_id": tenant_id, **claims},
+        expires_delta=expires
+        if expires is not None
+        else current_app.config["JWT_ACCESS_TOKEN_EXPIRES"],
+    )

@@ -1,0 +1,61 @@
+"""Read a request's JSON body once, safely.
+
+Every JSON endpoint goes through `json_body()`: it refuses non-JSON content types
+(415), malformed or over-deep JSON and NUL characters (400, which PostgreSQL could not
+store anyway), and caches the parsed value on `flask.g` so that webargs and the views
+share one parse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import g, request
+
+from .errors import BadRequest, UnsupportedMediaType
+
+# A JSON-escaped NUL (\u0000) that is not itself an escaped backslash followed by "u0000".
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_MISSING = object()
+
+
+def is_json_mimetype(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def parse_json_bytes(data: bytes) -> Any:
+    """Decode a JSON document, mapping every failure to a 400 with a clear detail."""
+    if b"\x00" in data or _ESCAPED_NUL.search(data):
+        raise BadRequest("NUL characters are not allowed in the request body", error="Invalid JSON")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise BadRequest("the JSON document is nested too deeply", error="Invalid JSON") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            f"the request body is not valid JSON: {exc}", error="Invalid JSON"
+        ) from None
+
+
+def json_body(*, required: bool = True) -> Any:
+    """Return the request's parsed JSON body (None when empty and not required)."""
+    cached = g.get("_json_body", _MISSING)
+    if cached is not _MISSING:
+        return cached
+    data = request.get_data(cache=True)
+    if not data:
+        if required:
+            raise BadRequest("a JSON request body is required", error="Invalid JSON")
+        g._json_body = None
+        return None
+    if not is_json_mimetype(request.mimetype):
+        raise UnsupportedMediaType(
+            f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
+        )
+    value = parse_json_bytes(data)
+    g._json_body = value
+    return value

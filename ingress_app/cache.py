@@ -1,0 +1,83 @@
+"""Cache access that never fails a request.
+
+Redis is an accelerator, not a dependency: when a call fails, the error is logged once,
+the cache is bypassed for `CACHE_RETRY_AFTER_SECONDS`, and callers fall back to the
+database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import current_app
+
+from .extensions import cache
+
+log = logging.getLogger(__name__)
+
+
+class _Breaker:
+    def __init__(self) -> None:
+        self.open_until = 0.0
+        self.lock = threading.Lock()
+
+    def allow(self) -> bool:
+        return time.monotonic() >= self.open_until
+
+    def trip(self, exc: Exception) -> None:
+        with self.lock:
+            already_open = self.open_until > time.monotonic()
+            pause = current_app.config.get("CACHE_RETRY_AFTER_SECONDS", 5.0)
+            self.open_until = time.monotonic() + pause
+        if not already_open:
+            log.warning(
+                "cache unavailable, serving from the database",
+                extra={"error": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+
+
+_breaker = _Breaker()
+
+
+def cache_get(key: str) -> Any:
+    if not _breaker.allow():
+        return None
+    try:
+        return cache.get(key)
+    except Exception as exc:  # any backend failure means "miss"
+        _breaker.trip(exc)
+        return None
+
+
+def cache_set(key: str, value: Any, timeout: int | None = None) -> None:
+    if not _breaker.allow():
+        return
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception as exc:
+        _breaker.trip(exc)
+
+
+def cache_delete(key: str) -> None:
+    """Delete a key; on failure the entry simply expires with its TTL."""
+    try:
+        cache.delete(key)
+    except Exception as exc:
+        _breaker.trip(exc)
+
+
+def cache_ping() -> tuple[bool, str | None]:
+    """Round-trip a value through the cache (for /health)."""
+    try:
+        cache.set("health:ping", "1", timeout=10)
+        ok = cache.get("health:ping") == "1"
+        return ok, None if ok else "value did not round-trip"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def reset_breaker() -> None:
+    _breaker.open_until = 0.0

@@ -1,0 +1,101 @@
+"""Every setting the service reads, with its default.
+
+Configuration enters the service here and nowhere else: `load_config()` reads the
+environment once, `create_app(config)` lays overrides on top (tests pass theirs).
+The seed's variable names keep their meaning; ours are added beside them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# (name, default, type) — the single list the README's configuration table mirrors.
+SETTINGS: list[tuple[str, Any, type]] = [
+    # mode: "development" (embedded defaults allowed) or "production" (strict)
+    ("INGRESS_ENV", "development", str),
+    # authentication (seed names)
+    ("JWT_SECRET_KEY", "", str),
+    ("JWT_ALGORITHM", "HS256", str),
+    ("JWT_EXPIRE_MINUTES", 60, int),
+    # ours: asymmetric keys, claim checks
+    ("JWT_PUBLIC_KEY", "", str),
+    ("JWT_PUBLIC_KEY_FILE", "", str),
+    ("JWT_PRIVATE_KEY", "", str),
+    ("JWT_PRIVATE_KEY_FILE", "", str),
+    ("JWT_ISSUER", "", str),
+    ("JWT_AUDIENCE", "", str),
+    ("JWT_LEEWAY_SECONDS", 30, int),
+    # database (seed name; postgresql:// is normalised to psycopg 3)
+    ("DATABASE_URL", "", str),
+    ("DB_POOL_SIZE", 10, int),
+    ("DB_MAX_OVERFLOW", 10, int),
+    ("DB_POOL_TIMEOUT_SECONDS", 5, int),
+    ("DB_CONNECT_TIMEOUT_SECONDS", 2, int),
+    ("DB_STATEMENT_TIMEOUT_MS", 10_000, int),
+    # cache (seed names)
+    ("REDIS_URL", "", str),
+    ("REDIS_CACHE_TTL", 300, int),
+    ("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5, float),
+    ("CACHE_RETRY_AFTER_SECONDS", 5.0, float),
+    # broker (seed names + ours)
+    ("KAFKA_BOOTSTRAP_SERVERS", "", str),
+    ("KAFKA_TOPIC_FLOW_RUNS", "flow_runs", str),
+    ("KAFKA_TOPIC_RUN_EVENTS", "flow_run_events", str),
+    ("KAFKA_CONSUMER_GROUP", "ingress-run-events", str),
+    ("OUTBOX_RELAY_ENABLED", True, bool),
+    ("OUTBOX_BATCH_SIZE", 500, int),
+    ("OUTBOX_POLL_INTERVAL_SECONDS", 1.0, float),
+    ("OUTBOX_RETENTION_HOURS", 24, int),
+    # HTTP server (seed names)
+    ("API_HOST", "0.0.0.0", str),
+    ("API_PORT", 8000, int),
+    ("API_WORKERS", 1, int),
+    ("API_THREADS", 8, int),
+    ("MAX_CONTENT_LENGTH", 1024 * 1024, int),
+    # logging (seed names)
+    ("LOG_LEVEL", "INFO", str),
+    ("LOG_FORMAT", "json", str),
+    # policies
+    ("POLICIES_FILE", "policies.yaml", str),
+]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _convert(raw: str, kind: type) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in _TRUE
+    return kind(raw)
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting from the environment, falling back to its default."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for name, default, kind in SETTINGS:
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            config[name] = default
+        else:
+            try:
+                config[name] = _convert(raw, kind)
+            except ValueError as exc:
+                raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
+    return config
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be served; the message says which setting and why."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Make `postgresql://` and `postgres://` URLs use the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_production(config: dict[str, Any]) -> bool:
+    return str(config.get("INGRESS_ENV", "")).lower() == "production"

@@ -1,0 +1,177 @@
+"""Domain errors and the one JSON error envelope every layer answers with.
+
+Services raise `ApiError` subclasses; `register_error_handlers` maps them, werkzeug's
+HTTP exceptions, webargs validation, database outages and anything unexpected to
+`{"error": "...", "detail": ...}` with `application/json`. Never HTML, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An outcome the API reports as an error, with its status and envelope."""
+
+    status = 500
+    error = "Internal server error"
+
+    def __init__(
+        self,
+        detail: Any = None,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(error or self.error)
+        self.detail = detail
+        if error is not None:
+            self.error = error
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status, error = 400, "Bad request"
+
+
+class ValidationFailed(ApiError):
+    status, error = 400, "Validation failed"
+
+    def __init__(self, problems: list[dict[str, str]], **kwargs: Any):
+        super().__init__({"problems": problems}, **kwargs)
+
+
+class Unauthorized(ApiError):
+    status, error = 401, "Unauthorized"
+
+    def __init__(self, detail: Any = None, **kwargs: Any):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="ingress"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ApiError):
+    status, error = 403, "Forbidden"
+
+
+class NotFound(ApiError):
+    status, error = 404, "Not found"
+
+
+class Conflict(ApiError):
+    status, error = 409, "Conflict"
+
+
+class UnsupportedMediaType(ApiError):
+    status, error = 415, "Unsupported media type"
+
+
+class IdempotencyMismatch(ApiError):
+    status, error = 422, "Idempotency key reused with a different payload"
+
+
+class ServiceUnavailable(ApiError):
+    status, error = 503, "Service unavailable"
+
+    def __init__(self, detail: Any = None, *, retry_after: int = 2, **kwargs: Any):
+        kwargs.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(detail, **kwargs)
+
+
+def error_response(status: int, error: str, detail: Any = None, headers: dict | None = None):
+    response = jsonify({"error": error, "detail": detail})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def problems_from_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Flatten marshmallow/webargs messages into `[{"path", "message"}]`."""
+    problems: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            # webargs nests by location ("json", "query"); the location is not a field
+            if not prefix and key in ("json", "query", "querystring", "path", "headers", "form"):
+                problems.extend(problems_from_messages(value, ""))
+                continue
+            if key == "_schema":
+                problems.extend(problems_from_messages(value, prefix))
+                continue
+            path = f"{prefix}.{key}" if prefix else str(key)
+            problems.extend(problems_from_messages(value, path))
+    elif isinstance(messages, list):
+        for item in messages:
+            if isinstance(item, (dict, list)):
+                problems.extend(problems_from_messages(item, prefix))
+            else:
+                problems.append({"path": prefix or "body", "message": str(item)})
+    else:
+        problems.append({"path": prefix or "body", "message": str(messages)})
+    return problems
+
+
+def handle_http_exception(exc: HTTPException):
+    """Render werkzeug and webargs errors in the envelope (keeps `Allow`, `Retry-After`)."""
+    status = exc.code or 500
+    headers = {
+        k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")
+    }
+    data = getattr(exc, "data", None) or {}
+    headers.update(data.get("headers") or {})
+    if "messages" in data:  # webargs validation failure
+        return error_response(
+            400,
+            "Validation failed",
+            {"problems": problems_from_messages(data["messages"])},
+            headers,
+        )
+    if status >= 500:
+        return error_response(status, exc.name, None, headers)
+    detail = data.get("message") or exc.description
+    if status == 413:
+        detail = "the request body is larger than the allowed maximum"
+    return error_response(status, exc.name, detail, headers)
+
+
+def handle_api_error(exc: ApiError):
+    return error_response(exc.status, exc.error, exc.detail, exc.headers)
+
+
+def handle_database_unavailable(exc: Exception):
+    log.error("database unavailable: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
+    return error_response(
+        503, "Service unavailable", "the database is unavailable; retry later", {"Retry-After": "2"}
+    )
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    original = getattr(exc, "original_exception", None) or exc
+    if isinstance(original, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return handle_database_unavailable(original)
+    if isinstance(original, sa_exc.DBAPIError) and original.connection_invalidated:
+        return handle_database_unavailable(original)
+    if isinstance(original, ApiError):
+        return handle_api_error(original)
+    log.exception("unhandled error", exc_info=original)
+    return error_response(500, "Internal server error", "an unexpected error occurred")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(sa_exc.OperationalError, handle_database_unavailable)
+    app.register_error_handler(sa_exc.InterfaceError, handle_database_unavailable)
+    app.register_error_handler(sa_exc.TimeoutError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

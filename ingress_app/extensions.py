@@ -1,0 +1,51 @@
+"""Unbound extension singletons; `create_app` binds them with `init_app`."""
+
+from __future__ import annotations
+
+from flask_caching import Cache
+from flask_jwt_extended import JWTManager
+from flask_migrate import Migrate
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from .body import json_body
+from .errors import handle_http_exception
+from .schemas import ErrorSchema
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class IngressParser(FlaskParser):
+    """webargs parser: validation failures are 400, and JSON comes from `json_body()`."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        value = json_body(required=False)
+        return core.missing if value is None else value
+
+
+class Blueprint(_Blueprint):
+    ARGUMENTS_PARSER = IngressParser()
+
+
+class Api(_Api):
+    """flask-smorest Api documenting and rendering the `{error, detail}` envelope."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+cache = Cache()
+jwt = JWTManager()
+# The flask-smorest `Api` is made per application in `create_app` (it holds one app's spec).

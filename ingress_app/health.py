@@ -1,0 +1,85 @@
+"""Liveness and readiness.
+
+`/health` follows the shape of the IETF health-check draft: an overall
+`status` of `pass`, `warn` or `fail` and a `checks` object per dependency. Only the
+database is required: without it nothing can be accepted, so readiness is 503. A
+cache outage degrades to `warn` (reads fall back to the database).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy import text
+
+from .cache import cache_ping
+from .extensions import Blueprint, db
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
+
+_NO_AUTH = {"security": []}
+
+
+def _check_database() -> dict:
+    started = time.perf_counter()
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {
+            "status": "pass",
+            "observedValue": round((time.perf_counter() - started) * 1000, 2),
+            "observedUnit": "ms",
+        }
+    except Exception as exc:
+        return {
+            "status": "fail",
+            "output": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+        }
+
+
+def _check_cache() -> dict:
+    backend = "redis" if current_app.config.get("REDIS_URL") else "in-process"
+    ok, error = cache_ping()
+    if ok:
+        return {"status": "pass", "componentType": backend}
+    return {"status": "warn", "componentType": backend, "output": error}
+
+
+def health_report() -> dict:
+    checks = {"database": _check_database(), "cache": _check_cache()}
+    for extra in current_app.extensions.get("ingress_health_checks", []):
+        checks.update(extra())
+    statuses = {check["status"] for check in checks.values()}
+    overall = (
+        "fail"
+        if checks["database"]["status"] == "fail"
+        else ("warn" if statuses - {"pass"} else "pass")
+    )
+    return {
+        "status": overall,
+        "version": "1",
+        "serviceId": "ingress",
+        "time": datetime.now(UTC).isoformat(),
+        "checks": checks,
+    }
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.doc(**_NO_AUTH)
+    def get(self):
+        """Readiness: 200 while the database answers (cache issues are a warning), else 503."""
+        report = health_report()
+        status = 503 if report["status"] == "fail" else 200
+        return report, status, {"Cache-Control": "no-store"}
+
+
+@blp.route("/health/live")
+class Liveness(MethodView):
+    @blp.doc(**_NO_AUTH)
+    def get(self):
+        """Liveness: the process is up and serving."""
+        return {"status": "pass"}, 200, {"Cache-Control": "no-store"}

@@ -1,0 +1,68 @@
+"""HTTP resources for runs: thin views over `runs.service`."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask.views import MethodView
+
+from ..auth import auth_required
+from ..errors import BadRequest
+from ..extensions import Blueprint
+from ..schemas import documents_errors
+from . import service
+from .schemas import RunAcceptedSchema, RunCreateSchema, RunSchema
+
+blp = Blueprint("runs", __name__, url_prefix="/v1/runs", description="Start and follow flow runs.")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(body_request_id: str | None) -> str | None:
+    header = request.headers.get(IDEMPOTENCY_HEADER)
+    if header is not None:
+        header = header.strip()
+        if not header or len(header) > 255:
+            raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 characters")
+        if body_request_id is not None and body_request_id != header:
+            raise BadRequest(f"request_id and the {IDEMPOTENCY_HEADER} header disagree")
+    return body_request_id if body_request_id is not None else header
+
+
+@blp.route("")
+class Runs(MethodView):
+    decorators = [auth_required]
+
+    @blp.arguments(RunCreateSchema)
+    @blp.response(202, RunAcceptedSchema)
+    @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 503)
+    def post(self, body):
+        """Start a flow run.
+
+        The run and its message to the orchestrator are durable when this answers 202.
+        A repeated `request_id` (or `Idempotency-Key`) with the same payload answers with
+        the original run; with a different payload, 422.
+        """
+        req = service.RunRequest(
+            flow_id=body.get("flow_id"),
+            flow_version=body.get("flow_version"),
+            flow_definition=body.get("flow_definition"),
+            input=body.get("input") or {},
+            tenant_id=body.get("tenant_id"),
+            request_id=idempotency_key(body.get("request_id")),
+        )
+        accepted = service.accept_run(req, g.principal, g.correlation_id)
+        headers = {"Location": f"/v1/runs/{accepted.run_id}"}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return {"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}, 202, headers
+
+
+@blp.route("/<string:run_id>")
+class RunById(MethodView):
+    decorators = [auth_required]
+
+    @blp.response(200, RunSchema)
+    @documents_errors(blp, 401, 404, 503)
+    def get(self, run_id):
+        """Show a run of the caller's tenant."""
+        return service.get_run(run_id, g.principal.tenant_id)

@@ -1,0 +1,54 @@
+"""The run record: the seed's `flow_runs_audit` table, plus our columns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db_types import JsonType, UtcDateTime, utcnow
+from ..extensions import db
+
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCEL_REQUESTED = "CANCEL_REQUESTED"
+CANCELLED = "CANCELLED"
+TIMED_OUT = "TIMED_OUT"
+STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCEL_REQUESTED, CANCELLED, TIMED_OUT)
+TERMINAL_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED, TIMED_OUT})
+
+
+class FlowRun(db.Model):
+    """One accepted request to run a flow."""
+
+    __tablename__ = "flow_runs_audit"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "request_id", name="uq_flow_runs_tenant_request"),
+        Index("ix_flow_runs_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    # the seed's columns
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    correlation_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    flow_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    tenant_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    request_id: Mapped[str | None] = mapped_column(String(255))
+    input_data: Mapped[Any] = mapped_column(JsonType, nullable=False)
+    flow_definition: Mapped[Any | None] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(50), default=PENDING, server_default=PENDING)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    output_data: Mapped[Any | None] = mapped_column(JsonType)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # ours
+    flow_version: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32), default="api", server_default="api")
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    policy_modifications: Mapped[Any | None] = mapped_column(JsonType)
+    tasks: Mapped[Any | None] = mapped_column(JsonType)

@@ -1,0 +1,79 @@
+"""Request and response schemas of the runs API."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from .models import STATUSES
+
+
+class FlowTaskSchema(ma.Schema):
+    """A task of a flow (documentation; `ingress_app.flows` validates)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    id = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    name = ma.fields.String()
+    depends_on = ma.fields.List(ma.fields.String())
+    retries = ma.fields.Integer(metadata={"minimum": 0, "default": 0})
+    timeout_seconds = ma.fields.Integer(metadata={"exclusiveMinimum": 0, "default": 300})
+    config = ma.fields.Dict()
+
+
+class FlowDefinitionSchema(ma.Schema):
+    """A flow: a DAG of agent tasks (documentation; `ingress_app.flows` validates)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    id = ma.fields.String(required=True)
+    version = ma.fields.String()
+    type = ma.fields.String(metadata={"enum": ["DAG"], "default": "DAG"})
+    tenant_id = ma.fields.String()
+    tasks = ma.fields.List(ma.fields.Nested(FlowTaskSchema), required=True)
+
+
+class RunCreateSchema(ma.Schema):
+    """Ask for a flow run. Give `flow_definition` inline, or `flow_id` to use the registry."""
+
+    class Meta:
+        # Fields the server owns (run_id, status, user_id, ...) are ignored, never taken.
+        unknown = ma.EXCLUDE
+
+    flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
+    flow_version = ma.fields.String(validate=validate.Length(min=1, max=64))
+    flow_definition = ma.fields.Dict(
+        metadata={"description": "Inline flow definition; wins over the registry"}
+    )
+    input = ma.fields.Dict(load_default=dict)
+    tenant_id = ma.fields.String(validate=validate.Length(min=1, max=255))
+    request_id = ma.fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "Idempotency key (or send the Idempotency-Key header)"},
+    )
+
+
+class RunAcceptedSchema(ma.Schema):
+    run_id = ma.fields.String(required=True)
+    correlation_id = ma.fields.String(required=True)
+
+
+class RunSchema(ma.Schema):
+    """A run as the API shows it."""
+
+    run_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    tenant_id = ma.fields.String(required=True)
+    flow_id = ma.fields.String(required=True)
+    flow_version = ma.fields.String(allow_none=True)
+    correlation_id = ma.fields.String(required=True)
+    request_id = ma.fields.String(allow_none=True)
+    source = ma.fields.String()
+    input = ma.fields.Raw(required=True)
+    output = ma.fields.Raw(allow_none=True)
+    error = ma.fields.String(allow_none=True)
