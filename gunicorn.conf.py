@@ -63,3 +63,19 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
 }
+
+
+def post_worker_init(worker):
+    """Start this worker's outbox relay after fork (producers are never shared)."""
+    from ingress_app.outbox.relay import start_background_relay
+
+    start_background_relay(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    """Stop the relay and flush its producer, so a graceful stop leaves nothing in flight."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from ingress_app.outbox.relay import stop_background_relay
+
+        stop_background_relay(app)

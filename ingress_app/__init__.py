@@ -158,13 +158,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = Api(app)
     init_correlation(app)
 
+    from .audit.api import blp as audit_blp
     from .health import blp as health_blp
     from .runs.api import blp as runs_blp
 
     api.register_blueprint(health_blp)
     api.register_blueprint(runs_blp)
+    api.register_blueprint(audit_blp)
     _register_docs_assets(app)
     register_error_handlers(app)
+
+    from .outbox.health import register_health_checks
+
+    register_health_checks(app)
 
     from .cli import register_cli
 

@@ -26,6 +26,18 @@ class _Server(BaseApplication):
         return self.application
 
 
+def _start_relay(worker) -> None:
+    from .outbox.relay import start_background_relay
+
+    start_background_relay(worker.wsgi)
+
+
+def _stop_relay(server, worker) -> None:
+    from .outbox.relay import stop_background_relay
+
+    stop_background_relay(worker.wsgi)
+
+
 def main() -> int:
     from flask_migrate import upgrade
 
@@ -56,6 +68,8 @@ def main() -> int:
         "threads": cfg["API_THREADS"],
         "timeout": 30,
         "accesslog": None,
+        "post_worker_init": _start_relay,
+        "worker_exit": _stop_relay,
     }
     _Server(app, options).run()
     return 0

@@ -25,5 +25,84 @@ def issue_token_command(tenant: str, user: str, minutes: int | None) -> None:
     click.echo(issue_token(tenant, user, minutes))
 
 
+outbox = AppGroup("outbox", help="Inspect and publish the outbox.")
+events = AppGroup("events", help="Consume the orchestrator's status events.")
+
+
+def _stop_on_signals(stop) -> None:
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop())
+
+
+@outbox.command("status")
+def outbox_status_command() -> None:
+    """Print the pending count and the oldest pending message's age."""
+    from flask import current_app
+
+    from .outbox.relay import outbox_status
+
+    status = outbox_status(current_app._get_current_object())
+    age = status["oldest_pending_age_seconds"]
+    click.echo(f"pending: {status['pending']}")
+    click.echo(f"oldest pending age: {'-' if age is None else f'{age:.1f}s'}")
+    kafka = current_app.config.get("KAFKA_BOOTSTRAP_SERVERS") or "not configured (messages wait)"
+    click.echo(f"kafka: {kafka}")
+
+
+@outbox.command("relay")
+@click.option("--once", is_flag=True, help="Publish what is pending now, then exit.")
+def outbox_relay_command(once: bool) -> None:
+    """Publish pending messages to Kafka until stopped (SIGTERM/SIGINT)."""
+    from flask import current_app
+
+    from .outbox.relay import OutboxRelay
+
+    app = current_app._get_current_object()
+    if not app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        raise click.ClickException("KAFKA_BOOTSTRAP_SERVERS is not set")
+    relay = OutboxRelay(app)
+    if once:
+        total = 0
+        while (count := relay.publish_batch()) > 0:
+            total += count
+        relay.close()
+        click.echo(f"published: {total}")
+        return
+    _stop_on_signals(relay.stop_event.set)
+    click.echo("outbox relay running; Ctrl-C to stop", err=True)
+    relay.run_forever()
+
+
+@outbox.command("prune")
+def outbox_prune_command() -> None:
+    """Delete published messages older than OUTBOX_RETENTION_HOURS."""
+    from flask import current_app
+
+    from .outbox.relay import OutboxRelay
+
+    click.echo(f"deleted: {OutboxRelay(current_app._get_current_object()).prune()}")
+
+
+@events.command("consume")
+@click.option("--max-messages", type=int, default=None, help="Stop after this many messages.")
+def events_consume_command(max_messages: int | None) -> None:
+    """Apply run status events from KAFKA_TOPIC_RUN_EVENTS until stopped."""
+    from flask import current_app
+
+    from .outbox.consumer import RunEventConsumer
+
+    app = current_app._get_current_object()
+    if not app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
+        raise click.ClickException("KAFKA_BOOTSTRAP_SERVERS is not set")
+    consumer = RunEventConsumer(app)
+    _stop_on_signals(consumer.stop)
+    click.echo(f"consuming {app.config['KAFKA_TOPIC_RUN_EVENTS']}; Ctrl-C to stop", err=True)
+    counts = consumer.run(max_messages=max_messages)
+    click.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no events")
+
+
 def register_cli(app: Flask) -> None:
-    app.cli.add_command(tokens)
+    for group in (tokens, outbox, events):
+        app.cli.add_command(group)

@@ -144,7 +144,7 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs")
+TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs", "run_events")
 
 
 def truncate_all(url: str) -> None:
@@ -203,3 +203,55 @@ def pg(postgres_url):
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.row_factory = dict_row
         yield conn
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A tansu broker behind a TcpProxy the tests control (or KAFKA_BOOTSTRAP_SERVERS)."""
+    from tests.support.kafka import KafkaBroker, external_bootstrap
+
+    external = external_bootstrap()
+    if external:
+
+        class External:
+            bootstrap = external
+            proxy = None
+
+        yield External()
+        return
+    broker = KafkaBroker(with_proxy=True)
+    try:
+        broker.start()
+    except Exception as exc:  # binary missing or failed to start
+        service_missing("Kafka (tansu)", exc)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def kafka_topics(kafka_broker):
+    """Fresh topic names for this test: (flow_runs, run_events)."""
+    from tests.support.kafka import create_topic
+
+    suffix = uuid.uuid4().hex[:8]
+    runs, events = f"flow_runs_{suffix}", f"flow_run_events_{suffix}"
+    for name in (runs, events):
+        create_topic(kafka_broker.bootstrap, name, partitions=1)
+    return runs, events
+
+
+@pytest.fixture
+def kafka_app(make_pg_app, kafka_broker, kafka_topics):
+    """The app on PostgreSQL + Redis + Kafka; no background relay (tests drive it)."""
+    runs, events = kafka_topics
+    return make_pg_app(
+        KAFKA_BOOTSTRAP_SERVERS=kafka_broker.bootstrap,
+        KAFKA_TOPIC_FLOW_RUNS=runs,
+        KAFKA_TOPIC_RUN_EVENTS=events,
+        OUTBOX_DELIVERY_TIMEOUT_SECONDS=3.0,
+        KAFKA_SESSION_TIMEOUT_MS=6000,
+        KAFKA_HEARTBEAT_INTERVAL_MS=500,
+    )

@@ -10,7 +10,7 @@ from ..errors import BadRequest
 from ..extensions import Blueprint
 from ..schemas import documents_errors
 from . import service
-from .schemas import RunAcceptedSchema, RunCreateSchema, RunSchema
+from .schemas import RunAcceptedSchema, RunCreateSchema, RunListArgsSchema, RunPageSchema, RunSchema
 
 blp = Blueprint("runs", __name__, url_prefix="/v1/runs", description="Start and follow flow runs.")
 
@@ -31,6 +31,13 @@ def idempotency_key(body_request_id: str | None) -> str | None:
 @blp.route("")
 class Runs(MethodView):
     decorators = [auth_required]
+
+    @blp.arguments(RunListArgsSchema, location="query")
+    @blp.response(200, RunPageSchema)
+    @documents_errors(blp, 400, 401, 503)
+    def get(self, args):
+        """List the caller's tenant's runs, newest first (keyset pagination)."""
+        return service.list_runs(g.principal.tenant_id, args)
 
     @blp.arguments(RunCreateSchema)
     @blp.response(202, RunAcceptedSchema)
@@ -66,3 +73,17 @@ class RunById(MethodView):
     def get(self, run_id):
         """Show a run of the caller's tenant."""
         return service.get_run(run_id, g.principal.tenant_id)
+
+
+@blp.route("/<string:run_id>/cancel")
+class RunCancel(MethodView):
+    decorators = [auth_required]
+
+    @blp.response(202, RunSchema)
+    @documents_errors(blp, 401, 404, 409, 503)
+    def post(self, run_id):
+        """Ask the orchestrator to cancel a run (status becomes CANCEL_REQUESTED).
+
+        Repeating it is harmless; a run that already ended answers 409.
+        """
+        return service.cancel_run(run_id, g.principal, g.correlation_id)

@@ -52,3 +52,22 @@ class FlowRun(db.Model):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     policy_modifications: Mapped[Any | None] = mapped_column(JsonType)
     tasks: Mapped[Any | None] = mapped_column(JsonType)
+
+
+class RunEvent(db.Model):
+    """A status report from the orchestrator, kept once per `event_id` (dedupe + history)."""
+
+    __tablename__ = "run_events"
+    __table_args__ = (Index("ix_run_events_run", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    run_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    tenant_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    task_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(50), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    output: Mapped[Any | None] = mapped_column(JsonType)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import marshmallow as ma
 from marshmallow import validate
 
+from ..pagination import PageArgsSchema, page_schema
 from .models import STATUSES
 
 
@@ -61,6 +64,15 @@ class RunAcceptedSchema(ma.Schema):
     correlation_id = ma.fields.String(required=True)
 
 
+class TaskProgressSchema(ma.Schema):
+    """The latest reported state of one task."""
+
+    status = ma.fields.String(required=True)
+    updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    output = ma.fields.Raw(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+
+
 class RunSchema(ma.Schema):
     """A run as the API shows it."""
 
@@ -77,3 +89,18 @@ class RunSchema(ma.Schema):
     input = ma.fields.Raw(required=True)
     output = ma.fields.Raw(allow_none=True)
     error = ma.fields.String(allow_none=True)
+    tasks = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(TaskProgressSchema),
+        metadata={"description": "Latest reported state of each task, by task id"},
+    )
+
+
+class RunListArgsSchema(PageArgsSchema):
+    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
+    created_after = ma.fields.AwareDateTime(default_timezone=UTC)
+    created_before = ma.fields.AwareDateTime(default_timezone=UTC)
+
+
+RunPageSchema = page_schema(RunSchema, "RunPage")

@@ -11,22 +11,32 @@ from typing import Any
 
 from flask import current_app
 
+from ..audit import service as audit
 from ..auth import Principal
-from ..cache import cache_get, cache_set
+from ..cache import cache_delete, cache_get, cache_set
 from ..db_types import utcnow
-from ..errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, ValidationFailed
+from ..errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    IdempotencyMismatch,
+    NotFound,
+    ValidationFailed,
+)
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
+from ..outbox import messages
+from ..outbox.messages import outbox_row
+from ..outbox.models import OutboxMessage
+from ..pagination import page, paginate
 from ..policies.engine import evaluate_policies
 from ..registry.service import resolve_registered_flow
 from . import store
-from .models import PENDING, FlowRun
+from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
 
 log = logging.getLogger(__name__)
 
-MESSAGE_SCHEMA_VERSION = 1
 _canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -145,32 +155,44 @@ def _replay(tenant_id: str, request_id: str, fingerprint: str) -> Accepted:
 
 def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """Validate, apply policies and durably record a run and its outbox message."""
-    prepared = prepare_run(req, principal)
+    try:
+        prepared = prepare_run(req, principal)
+    except Forbidden as denial:
+        audit.record_audit_event(
+            tenant_id=principal.tenant_id,
+            actor=principal.user_id,
+            action=audit.DENIED,
+            outcome="denied",
+            resource_type="flow",
+            resource_id=req.flow_id or (req.flow_definition or {}).get("id"),
+            correlation_id=correlation_id,
+            detail={"source": req.source, "reason": denial.detail},
+        )
+        raise
     tenant_id = prepared.tenant_id
     fingerprint = request_fingerprint(req)
     run_id = str(uuid.uuid4())
     now = utcnow()
-    created_at = now.isoformat()
     flow_definition = prepared.flow.to_dict()
-    config = current_app.config
-    message_id = str(uuid.uuid4())
-    envelope = {
-        "schema_version": MESSAGE_SCHEMA_VERSION,
-        "type": "flow_run.requested",
-        "message_id": message_id,
-        "run_id": run_id,
-        "correlation_id": correlation_id,
-        "tenant_id": tenant_id,
-        "user_id": principal.user_id,
-        "flow_id": prepared.flow.id,
-        "flow_version": prepared.flow_version,
-        "flow_definition": flow_definition,
-        "input": req.input,
-        "request_id": req.request_id,
-        "source": req.source,
-        "policy": {"modifications": prepared.modifications},
-        "created_at": created_at,
-    }
+    message_row = outbox_row(
+        topic=current_app.config["KAFKA_TOPIC_FLOW_RUNS"],
+        message_type=messages.RUN_REQUESTED,
+        run_id=run_id,
+        correlation_id=correlation_id,
+        tenant_id=tenant_id,
+        body={
+            "user_id": principal.user_id,
+            "flow_id": prepared.flow.id,
+            "flow_version": prepared.flow_version,
+            "flow_definition": flow_definition,
+            "input": req.input,
+            "request_id": req.request_id,
+            "source": req.source,
+            "policy": {"modifications": prepared.modifications},
+            "created_at": now.isoformat(),
+        },
+    )
+    del message_row["key"]  # the store sets it from the inserted run
     run_row = {
         "run_id": run_id,
         "correlation_id": correlation_id,
@@ -187,20 +209,10 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         "request_hash": fingerprint,
         "policy_modifications": prepared.modifications,
     }
-    message_row = {
-        "message_id": message_id,
-        "topic": config["KAFKA_TOPIC_FLOW_RUNS"],
-        "headers": {
-            "correlation_id": correlation_id,
-            "tenant_id": tenant_id,
-            "type": "flow_run.requested",
-        },
-        "payload": _compact(envelope),
-    }
     audit_row = {
         "event_id": str(uuid.uuid4()),
         "actor": principal.user_id,
-        "action": "run.accepted",
+        "action": audit.ACCEPTED,
         "outcome": "accepted",
         "detail": {
             "flow_id": prepared.flow.id,
@@ -211,6 +223,7 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
     }
     if not store.insert_accepted_run(run_row, message_row, audit_row):
         return _replay(tenant_id, req.request_id, fingerprint)
+    messages.signal.notify()
     log.info(
         "run accepted",
         extra={"run_id": run_id, "tenant_id": tenant_id, "flow_id": prepared.flow.id},
@@ -237,6 +250,7 @@ def run_to_dict(run: FlowRun) -> dict[str, Any]:
         "input": run.input_data,
         "output": run.output_data,
         "error": run.error_message,
+        "tasks": run.tasks or {},
     }
 
 
@@ -259,3 +273,80 @@ def get_run(run_id: str, tenant_id: str) -> dict[str, Any]:
     db.session.rollback()
     cache_set(key, body, timeout=current_app.config["REDIS_CACHE_TTL"])
     return body
+
+
+def _cached_run_evict(tenant_id: str, run_id: str) -> None:
+    cache_delete(run_cache_key(tenant_id, run_id))
+
+
+def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[str, Any]:
+    """Ask the orchestrator to cancel a run; repeating it changes nothing more."""
+    session = db.session
+    run = session.execute(
+        db.select(FlowRun)
+        .where(FlowRun.run_id == run_id, FlowRun.tenant_id == principal.tenant_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if run is None:
+        session.rollback()
+        raise NotFound(f"run {run_id!r} not found")
+    if run.status in TERMINAL_STATUSES:
+        status = run.status
+        session.rollback()
+        raise Conflict(f"run {run_id!r} is already {status} and cannot be cancelled")
+    if run.status != CANCEL_REQUESTED:
+        now = utcnow()
+        run.status = CANCEL_REQUESTED
+        run.updated_at = now
+        row = outbox_row(
+            topic=current_app.config["KAFKA_TOPIC_FLOW_RUNS"],
+            message_type=messages.CANCEL_REQUESTED,
+            run_id=run.run_id,
+            correlation_id=run.correlation_id,
+            tenant_id=run.tenant_id,
+            body={
+                "user_id": principal.user_id,
+                "flow_id": run.flow_id,
+                "flow_version": run.flow_version,
+                "request_correlation_id": correlation_id,
+                "created_at": now.isoformat(),
+            },
+        )
+        session.add(OutboxMessage(**row, created_at=now, attempts=0))
+        audit.add_audit_event(
+            tenant_id=run.tenant_id,
+            actor=principal.user_id,
+            action=audit.CANCEL_REQUESTED,
+            outcome="accepted",
+            resource_id=run.run_id,
+            correlation_id=correlation_id,
+        )
+    body = run_to_dict(run)
+    session.commit()
+    _cached_run_evict(run.tenant_id, run.run_id)
+    messages.signal.notify()
+    return body
+
+
+def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """The tenant's runs, newest first, one page at a time."""
+    stmt = db.select(FlowRun).where(FlowRun.tenant_id == tenant_id)
+    if filters.get("status"):
+        stmt = stmt.where(FlowRun.status == filters["status"])
+    if filters.get("flow_id"):
+        stmt = stmt.where(FlowRun.flow_id == filters["flow_id"])
+    if filters.get("created_after"):
+        stmt = stmt.where(FlowRun.created_at >= filters["created_after"])
+    if filters.get("created_before"):
+        stmt = stmt.where(FlowRun.created_at < filters["created_before"])
+    rows, next_cursor = paginate(
+        db.session,
+        stmt,
+        FlowRun.created_at,
+        FlowRun.id,
+        limit=filters["limit"],
+        cursor=filters.get("cursor"),
+    )
+    items = [run_to_dict(run) for run in rows]
+    db.session.rollback()
+    return page(items, next_cursor)

@@ -1,0 +1,3 @@
+-- GET with the shared report (headers such as Authorization come from wrk -H).
+package.path = (os.getenv("BENCH_DIR") or "bench") .. "/?.lua;" .. package.path
+require("report")

@@ -1,0 +1,484 @@
+#!/usr/bin/env python
+"""Benchmark POST /v1/runs and cached GET /v1/runs/{id} against a bare Flask endpoint.
+
+    python bench/run_api.py [--duration 15] [--connections 32] [--workers 2] [--threads 8]
+
+One command, one run: a throwaway PostgreSQL database is created and migrated, the real
+app (`wsgi:app`) and a bare Flask app (`bench/bare_app.py`) are started under the same
+gunicorn.conf.py with the same settings on free loopback ports, each target is warmed up
+and then measured with wrk (`--latency`, Lua `done()` printing JSON), and the ratios to the
+bare endpoint are checked against the targets of issue 2:
+
+    POST /v1/runs           >= 30 % of bare rps, p99 <= 100 ms, 0 errors
+    GET  /v1/runs/{id}      >= 60 % of bare rps, p99 <= 100 ms, 0 errors (cached)
+
+Results go to bench/results/<stamp>/ (gitignored): results.json, wrk outputs, server logs,
+and with `--profile post` a py-spy profile of the app workers under the POST load (taken
+after the measured runs, so sampling never affects the figures).
+Everything started here is stopped and the database dropped on exit, Ctrl-C included.
+Exit status: 0 all targets pass, 1 a target fails, 2 the benchmark could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+
+TARGETS = {  # name -> (minimum ratio to bare rps, or None for the baseline)
+    "bare": None,
+    "post": 0.30,
+    "get": 0.60,
+}
+P99_LIMIT_MS = 100.0
+
+POST_BODY = {
+    "flow_definition": {
+        "id": "support-triage",
+        "version": "3",
+        "type": "DAG",
+        "tasks": [
+            {"id": "classify", "type": "llm", "retries": 2, "timeout_seconds": 60},
+            {"id": "route", "type": "tool", "depends_on": ["classify"]},
+        ],
+    },
+    "input": {"email": "a@example.com"},
+}
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- database
+
+
+def admin_connect(admin_url: str):
+    import psycopg
+
+    return psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+
+
+def create_database(admin_url: str, name: str) -> None:
+    with admin_connect(admin_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with admin_connect(admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def db_url(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+# ---------------------------------------------------------------- servers
+
+
+class Server:
+    """A gunicorn master in its own session/process group, stopped by its pid."""
+
+    def __init__(self, name: str, target: str, env: dict[str, str], port: int, logdir: Path):
+        self.name, self.target, self.env, self.port = name, target, env, port
+        self.logfile = logdir / f"{name}-gunicorn.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        out = open(self.logfile, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(BENCH / "gunicorn_conf.py"), self.target],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        out.close()
+
+    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}{path}"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.name} gunicorn exited; see {self.logfile}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise BenchError(f"{self.name} not ready at {url} after {timeout}s; see {self.logfile}")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pgid = self.proc.pid  # session leader: its pid is the group id
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+# ---------------------------------------------------------------- HTTP helpers
+
+
+def http(method: str, url: str, token: str | None = None, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def make_token(secret: str, tenant: str = "bench", user: str = "bench-user") -> str:
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode(
+        {"sub": user, "tenant_id": tenant, "iat": now, "nbf": now, "exp": now + 6 * 3600},
+        secret,
+        algorithm="HS256",
+    )
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def run_wrk(args, name: str, url: str, script: str, token: str | None, duration: int,
+            logdir: Path | None, tag: str) -> dict:
+    cmd = [
+        args.wrk, "-t", str(args.wrk_threads), "-c", str(args.connections),
+        "-d", f"{duration}s", "--timeout", f"{args.timeout}s", "--latency",
+        "-s", str(BENCH / script),
+    ]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    cmd.append(url)
+    env = {**os.environ, "BENCH_DIR": str(BENCH),
+           "BENCH_UNIQUE_REQUEST_ID": "1" if args.unique_request_id else "0"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=duration + 60)
+    if logdir is not None:
+        (logdir / f"wrk-{tag}.txt").write_text(" ".join(cmd[:-3] + ["<token>", url])
+                                             + "\n\n" + proc.stdout + proc.stderr)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if proc.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed for {name} (rc={proc.returncode}): {proc.stderr.strip()}"
+                         f"\n{proc.stdout[-2000:]}")
+    result = json.loads(line[len("BENCH_JSON "):])
+    result["errors_total"] = sum(result["errors"].values())
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+
+def verdict(name: str, res: dict, bare_rps: float) -> dict:
+    minimum = TARGETS[name]
+    ratio = res["rps"] / bare_rps if bare_rps else 0.0
+    checks = {
+        "p99": res["latency_ms"]["p99"] <= P99_LIMIT_MS,
+        "errors": res["errors_total"] == 0,
+    }
+    if minimum is not None:
+        checks["ratio"] = ratio >= minimum
+    return {"ratio": ratio, "target_ratio": minimum, "checks": checks,
+            "pass": all(checks.values())}
+
+
+def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout) -> None:
+    hdr = (f"{'target':<22}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+           f"{'errors':>8}{'ratio':>8}{'goal':>7}  verdict")
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for label, res, v in rows:
+        goal = f"{v['target_ratio']:.0%}" if v["target_ratio"] is not None else "-"
+        ratio = f"{v['ratio']:.1%}" if v["target_ratio"] is not None else "100%"
+        failed = [k for k, ok in v["checks"].items() if not ok]
+        text = "PASS" if v["pass"] else "FAIL (" + ", ".join(failed) + ")"
+        print(f"{label:<22}{res['requests']:>10}{res['rps']:>10.0f}"
+              f"{res['latency_ms']['p50']:>9.2f}{res['latency_ms']['p99']:>9.2f}"
+              f"{res['errors_total']:>8}{ratio:>8}{goal:>7}  {text}", file=out)
+
+
+LABELS = {"bare": "GET /bare (baseline)", "post": "POST /v1/runs", "get": "GET /v1/runs/{id}"}
+
+
+# ---------------------------------------------------------------- profile
+
+
+def profile(args, name: str, url: str, script: str, token: str, app: Server, logdir: Path):
+    pyspy = shutil.which("py-spy")
+    if pyspy is None:
+        log("py-spy not installed (pip install py-spy); skipping the profile")
+        return None
+    raw = logdir / f"profile-{name}.txt"
+    svg = logdir / f"profile-{name}.svg"
+    duration = min(args.duration, 20)
+    results = {}
+    for fmt, dest in (("raw", raw), ("flamegraph", svg)):
+        spy = subprocess.Popen(
+            [pyspy, "record", "--pid", str(app.proc.pid), "--subprocesses", "--rate",
+             str(args.profile_rate), "--format", fmt, "--output", str(dest),
+             "--duration", str(duration + 1), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(1.0)  # let py-spy attach before the load starts
+        try:
+            results[fmt] = run_wrk(args, name, url, script, token, duration, logdir,
+                                   f"profile-{name}-{fmt}")
+        finally:
+            try:
+                spy.wait(timeout=duration + 30)
+            except subprocess.TimeoutExpired:
+                spy.terminate()
+                spy.wait(timeout=10)
+        if spy.returncode not in (0, None):
+            log(f"py-spy ({fmt}) failed: {spy.stderr.read()[-500:]}")
+    if raw.exists():
+        log(f"profile written: {raw} and {svg}")
+        subprocess.run([sys.executable, str(BENCH / "profile_summary.py"), str(raw)],
+                       check=False)
+    return {"raw": str(raw), "flamegraph": str(svg), "wrk_under_profiler": results}
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=15, help="seconds per measured wrk run (<=20)")
+    p.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per target")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--wrk-threads", type=int, default=2)
+    p.add_argument("--timeout", type=int, default=2, help="wrk request timeout, seconds")
+    p.add_argument("--workers", type=int, default=2, help="API_WORKERS for both servers")
+    p.add_argument("--threads", type=int, default=8, help="API_THREADS for both servers")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat bare/post/get this many times (interleaved); medians reported")
+    p.add_argument("--unique-request-id", action="store_true",
+                   help="send a unique request_id with each POST (idempotency path)")
+    p.add_argument("--profile", choices=["none", "post", "get"], default="none",
+                   help="after measuring, profile this target's workers with py-spy")
+    p.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--admin-url", default=os.environ.get(
+        "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    p.add_argument("--redis-url", default=os.environ.get(
+        "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
+    p.add_argument("--keep-db", action="store_true", help="do not drop the database (debugging)")
+    a = p.parse_args(argv)
+    if not 1 <= a.duration <= 20:
+        p.error("--duration must be between 1 and 20 seconds")
+    return a
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    logdir = RESULTS / stamp
+    logdir.mkdir(parents=True, exist_ok=True)
+    dbname = f"ingress_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    secret = secrets.token_urlsafe(48)
+    servers: list[Server] = []
+    db_created = False
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        create_database(args.admin_url, dbname)
+        db_created = True
+        log(f"database {dbname} created")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "API_"))},
+            "DATABASE_URL": db_url(args.admin_url, dbname),
+            "REDIS_URL": args.redis_url,
+            "JWT_SECRET_KEY": secret,
+            "INGRESS_ENV": "production",
+            "API_HOST": "127.0.0.1",
+            "API_WORKERS": str(args.workers),
+            "API_THREADS": str(args.threads),
+            "LOG_LEVEL": "WARNING",
+        }
+        env.pop("ACCESS_LOG", None)
+        mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        if mig.returncode != 0:
+            raise BenchError(f"migration failed:\n{mig.stdout}\n{mig.stderr}")
+        log("migrated")
+
+        app_port, bare_port = free_port(), free_port()
+        app = Server("app", "wsgi:app", {**env, "API_PORT": str(app_port)}, app_port, logdir)
+        bare = Server("bare", "bench.bare_app:app", {**env, "API_PORT": str(bare_port)},
+                      bare_port, logdir)
+        servers += [app, bare]
+        for s in servers:
+            s.start()
+        app.wait_ready("/health/live")
+        bare.wait_ready("/bare")
+        log(f"app on :{app_port}, bare on :{bare_port} "
+            f"({args.workers} workers x {args.threads} threads, gthread)")
+
+        token = make_token(secret)
+        base = f"http://127.0.0.1:{app_port}"
+        status, body = http("POST", f"{base}/v1/runs", token, POST_BODY)
+        if status != 202 or not isinstance(body, dict) or "run_id" not in body:
+            raise BenchError(f"POST /v1/runs answered {status}: {body}")
+        run_id = body["run_id"]
+        for _ in range(2):  # first GET fills the cache, the second reads it
+            status, got = http("GET", f"{base}/v1/runs/{run_id}", token)
+            if status != 200:
+                raise BenchError(f"GET /v1/runs/{run_id} answered {status}: {got}")
+        log(f"smoke test ok (run {run_id})")
+
+        plan = {
+            "bare": (f"http://127.0.0.1:{bare_port}/bare", "get.lua", None),
+            "post": (f"{base}/v1/runs", "post_run.lua", token),
+            "get": (f"{base}/v1/runs/{run_id}", "get.lua", token),
+        }
+        runs: dict[str, list[dict]] = {k: [] for k in plan}
+        for rnd in range(1, args.rounds + 1):
+            for name, (url, script, tok) in plan.items():
+                if args.warmup:
+                    run_wrk(args, name, url, script, tok, args.warmup, None, "")
+                log(f"round {rnd}: {LABELS[name]} for {args.duration}s")
+                res = run_wrk(args, name, url, script, tok, args.duration, logdir,
+                              f"{name}-r{rnd}")
+                runs[name].append(res)
+                log(f"  {res['rps']:.0f} req/s, p99 {res['latency_ms']['p99']:.1f} ms, "
+                    f"errors {res['errors_total']}")
+
+        def summarise(items: list[dict]) -> dict:
+            if len(items) == 1:
+                return items[0]
+            med = sorted(items, key=lambda r: r["rps"])[len(items) // 2]
+            return {**med,
+                    "rps": statistics.median(r["rps"] for r in items),
+                    "requests": sum(r["requests"] for r in items),
+                    "errors_total": sum(r["errors_total"] for r in items),
+                    "latency_ms": {**med["latency_ms"],
+                                   "p99": max(r["latency_ms"]["p99"] for r in items)}}
+
+        summary = {k: summarise(v) for k, v in runs.items()}
+        bare_rps = summary["bare"]["rps"]
+        verdicts = {k: verdict(k, summary[k], bare_rps) for k in summary}
+        per_round = [
+            {k: verdict(k, runs[k][i], runs["bare"][i]["rps"])["ratio"] for k in ("post", "get")}
+            for i in range(args.rounds)
+        ]
+
+        counts = {}
+        import psycopg
+
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+            for table in ("flow_runs_audit", "outbox_messages", "audit_events"):
+                counts[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+        print()
+        print(f"Ingress API benchmark {stamp}: wrk -t{args.wrk_threads} -c{args.connections} "
+              f"-d{args.duration}s, gunicorn gthread {args.workers}x{args.threads}, "
+              f"{os.cpu_count()} CPUs shared, rounds={args.rounds}")
+        print_table([(LABELS[k], summary[k], verdicts[k]) for k in plan])
+        if args.rounds > 1:
+            for i, r in enumerate(per_round, 1):
+                print(f"  round {i}: post {r['post']:.1%}, get {r['get']:.1%}")
+        print(f"rows after the run: {counts}")
+        overall = all(v["pass"] for v in verdicts.values())
+        print(f"OVERALL: {'PASS' if overall else 'FAIL'}")
+
+        prof = None
+        if args.profile != "none":
+            url, script, tok = plan[args.profile]
+            prof = profile(args, args.profile, url, script, tok, app, logdir)
+
+        report = {
+            "stamp": stamp,
+            "settings": {k: v for k, v in vars(args).items() if k not in ("admin_url",)},
+            "cpus": os.cpu_count(),
+            "gunicorn": {"worker_class": "gthread", "workers": args.workers,
+                         "threads": args.threads,
+                         "config": "bench/gunicorn_conf.py (= gunicorn.conf.py + logging guard)"},
+            "p99_limit_ms": P99_LIMIT_MS,
+            "runs": runs,
+            "summary": summary,
+            "verdicts": verdicts,
+            "ratios_per_round": per_round,
+            "rows": counts,
+            "pass": overall,
+            "profile": prof,
+        }
+        out = logdir / "results.json"
+        out.write_text(json.dumps(report, indent=2))
+        shutil.copyfile(out, RESULTS / "latest.json")
+        print(f"results: {out.relative_to(ROOT)}")
+        return 0 if overall else 1
+    except BenchError as exc:
+        log(f"ERROR: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning up
+        for s in servers:
+            s.stop()
+        if db_created and not args.keep_db:
+            try:
+                drop_database(args.admin_url, dbname)
+                log(f"database {dbname} dropped")
+            except Exception as exc:  # pragma: no cover - report, do not mask
+                log(f"could not drop database {dbname}: {exc}")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""GET /v1/audit: the caller's tenant's audit trail."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import g
+from flask.views import MethodView
+from marshmallow import validate
+
+from ..auth import auth_required
+from ..extensions import Blueprint, db
+from ..pagination import PageArgsSchema, page, page_schema, paginate
+from ..schemas import documents_errors
+from .models import AuditEvent
+
+blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="The audit trail.")
+
+
+class AuditEventSchema(ma.Schema):
+    event_id = ma.fields.String(required=True)
+    occurred_at = ma.fields.AwareDateTime(required=True)
+    tenant_id = ma.fields.String(required=True)
+    actor = ma.fields.String(required=True)
+    action = ma.fields.String(required=True)
+    resource_type = ma.fields.String(required=True)
+    resource_id = ma.fields.String(allow_none=True)
+    correlation_id = ma.fields.String(allow_none=True)
+    outcome = ma.fields.String(required=True)
+    detail = ma.fields.Raw(allow_none=True)
+
+
+class AuditArgsSchema(PageArgsSchema):
+    run_id = ma.fields.String(validate=validate.Length(min=1, max=255))
+    action = ma.fields.String(validate=validate.Length(min=1, max=64))
+
+
+AuditPageSchema = page_schema(AuditEventSchema, "AuditPage")
+
+
+@blp.route("")
+class AuditEvents(MethodView):
+    decorators = [auth_required]
+
+    @blp.arguments(AuditArgsSchema, location="query")
+    @blp.response(200, AuditPageSchema)
+    @documents_errors(blp, 400, 401, 503)
+    def get(self, args):
+        """List the tenant's audit events, newest first; filter by `run_id` or `action`."""
+        stmt = db.select(AuditEvent).where(AuditEvent.tenant_id == g.principal.tenant_id)
+        if args.get("run_id"):
+            stmt = stmt.where(AuditEvent.resource_id == args["run_id"])
+        if args.get("action"):
+            stmt = stmt.where(AuditEvent.action == args["action"])
+        rows, next_cursor = paginate(
+            db.session,
+            stmt,
+            AuditEvent.occurred_at,
+            AuditEvent.id,
+            limit=args["limit"],
+            cursor=args.get("cursor"),
+        )
+        db.session.rollback()
+        return page(rows, next_cursor)

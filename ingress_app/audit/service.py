@@ -1,0 +1,50 @@
+"""Record audit events. Helpers add rows to the caller's unit of work; they never commit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..db_types import utcnow
+from ..extensions import db
+from .models import AuditEvent
+
+ACCEPTED = "run.accepted"
+DENIED = "run.denied"
+CANCEL_REQUESTED = "run.cancel_requested"
+STATUS_CHANGED = "run.status_changed"
+
+
+def add_audit_event(
+    *,
+    tenant_id: str,
+    actor: str,
+    action: str,
+    outcome: str,
+    resource_type: str = "run",
+    resource_id: str | None = None,
+    correlation_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    session=None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction (the caller commits)."""
+    event = AuditEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=utcnow(),
+        tenant_id=tenant_id,
+        actor=actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        correlation_id=correlation_id,
+        outcome=outcome,
+        detail=detail,
+    )
+    (session or db.session).add(event)
+    return event
+
+
+def record_audit_event(**fields: Any) -> None:
+    """Write one audit event in its own transaction (for outcomes that store nothing else)."""
+    add_audit_event(**fields)
+    db.session.commit()

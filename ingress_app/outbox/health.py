@@ -1,0 +1,81 @@
+"""Health checks for delivery: Kafka reachability and the outbox backlog.
+
+Both report `warn`, never `fail`: while Kafka is away the outbox buffers and runs are
+still accepted, so the service stays ready.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import current_app
+
+from .kafka import client_config
+from .relay import outbox_status
+
+_KAFKA_CACHE_SECONDS = 5.0
+_lock = threading.Lock()
+_last: dict[str, object] = {"at": 0.0, "result": None, "servers": None}
+
+
+def _probe_kafka(config) -> dict:
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        admin = AdminClient({**client_config(config), "socket.connection.setup.timeout.ms": 1500})
+        metadata = admin.list_topics(timeout=1.5)
+        return {
+            "status": "pass",
+            "componentType": "kafka",
+            "observedValue": len(metadata.brokers),
+            "observedUnit": "brokers",
+        }
+    except Exception as exc:
+        return {
+            "status": "warn",
+            "componentType": "kafka",
+            "output": f"unreachable ({type(exc).__name__}); messages wait in the outbox",
+        }
+
+
+def kafka_check() -> dict:
+    config = current_app.config
+    servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        return {
+            "kafka": {
+                "status": "warn",
+                "componentType": "kafka",
+                "output": "not configured; messages wait in the outbox",
+            }
+        }
+    with _lock:
+        fresh = (
+            time.monotonic() - _last["at"] < _KAFKA_CACHE_SECONDS and _last["servers"] == servers
+        )
+        if not fresh:
+            _last.update(at=time.monotonic(), result=_probe_kafka(config), servers=servers)
+        return {"kafka": dict(_last["result"])}
+
+
+def outbox_check() -> dict:
+    app = current_app._get_current_object()
+    try:
+        status = outbox_status(app)
+    except Exception as exc:
+        return {"outbox": {"status": "warn", "output": f"unknown ({type(exc).__name__})"}}
+    age = status["oldest_pending_age_seconds"]
+    stale = age is not None and age > app.config["OUTBOX_BACKLOG_WARN_SECONDS"]
+    check = {
+        "status": "warn" if stale else "pass",
+        "pending": status["pending"],
+        "oldest_pending_age_seconds": None if age is None else round(age, 3),
+    }
+    if stale:
+        check["output"] = "messages are waiting longer than OUTBOX_BACKLOG_WARN_SECONDS"
+    return {"outbox": check}
+
+
+def register_health_checks(app) -> None:
+    app.extensions.setdefault("ingress_health_checks", []).extend([kafka_check, outbox_check])

@@ -1,0 +1,66 @@
+"""Messages to the orchestrator (DESIGN §8) as outbox rows.
+
+Every message is a JSON envelope with `schema_version`, `type` and `message_id`;
+the Kafka key is the run id and the headers carry `correlation_id`, `tenant_id`
+and `type`. The JSON Schemas in `ingress_app/schemas/` describe them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+SCHEMA_VERSION = 1
+RUN_REQUESTED = "flow_run.requested"
+CANCEL_REQUESTED = "flow_run.cancel_requested"
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def outbox_row(
+    *,
+    topic: str,
+    message_type: str,
+    run_id: str,
+    correlation_id: str,
+    tenant_id: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """Build the outbox row for one message; `body` holds the type-specific fields."""
+    message_id = str(uuid.uuid4())
+    envelope = {
+        "schema_version": SCHEMA_VERSION,
+        "type": message_type,
+        "message_id": message_id,
+        "run_id": run_id,
+        "correlation_id": correlation_id,
+        "tenant_id": tenant_id,
+        **body,
+    }
+    return {
+        "message_id": message_id,
+        "topic": topic,
+        "key": run_id,
+        "headers": {"correlation_id": correlation_id, "tenant_id": tenant_id, "type": message_type},
+        "payload": _compact(envelope),
+    }
+
+
+class OutboxSignal:
+    """Wakes this process's relay right after a commit, so publishing starts at once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        woke = self._event.wait(timeout)
+        self._event.clear()
+        return woke
+
+
+signal = OutboxSignal()
