@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from flask import g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import BadRequest, UnsupportedMediaType
 
@@ -41,12 +42,31 @@ def parse_json_bytes(data: bytes) -> Any:
         ) from None
 
 
+def _read_body() -> bytes:
+    """The raw body; a streamed (chunked) body longer than the limit is a 413.
+
+    werkzeug stops reading a stream without Content-Length at `MAX_CONTENT_LENGTH` and
+    returns what it has, so an over-long chunked body would otherwise be parsed truncated.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if (
+        limit is not None
+        and request.content_length is None
+        and len(data) >= limit
+        and request.environ.get("wsgi.input_terminated")
+        and request.environ["wsgi.input"].read(1)
+    ):
+        raise RequestEntityTooLarge()
+    return data
+
+
 def json_body(*, required: bool = True) -> Any:
     """Return the request's parsed JSON body (None when empty and not required)."""
     cached = g.get("_json_body", _MISSING)
     if cached is not _MISSING:
         return cached
-    data = request.get_data(cache=True)
+    data = _read_body()
     if not data:
         if required:
             raise BadRequest("a JSON request body is required", error="Invalid JSON")

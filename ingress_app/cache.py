@@ -2,7 +2,8 @@
 
 Redis is an accelerator, not a dependency: when a call fails, the error is logged once,
 the cache is bypassed for `CACHE_RETRY_AFTER_SECONDS`, and callers fall back to the
-database.
+database. The breaker belongs to the application (not the process), so one app's
+outage never silences another's cache or its warning.
 """
 
 from __future__ import annotations
@@ -39,26 +40,35 @@ class _Breaker:
             )
 
 
-_breaker = _Breaker()
+_EXTENSION = "ingress_cache_breaker"
+
+
+def _breaker() -> _Breaker:
+    breaker = current_app.extensions.get(_EXTENSION)
+    if breaker is None:
+        breaker = current_app.extensions.setdefault(_EXTENSION, _Breaker())
+    return breaker
 
 
 def cache_get(key: str) -> Any:
-    if not _breaker.allow():
+    breaker = _breaker()
+    if not breaker.allow():
         return None
     try:
         return cache.get(key)
     except Exception as exc:  # any backend failure means "miss"
-        _breaker.trip(exc)
+        breaker.trip(exc)
         return None
 
 
 def cache_set(key: str, value: Any, timeout: int | None = None) -> None:
-    if not _breaker.allow():
+    breaker = _breaker()
+    if not breaker.allow():
         return
     try:
         cache.set(key, value, timeout=timeout)
     except Exception as exc:
-        _breaker.trip(exc)
+        breaker.trip(exc)
 
 
 def cache_delete(key: str) -> None:
@@ -66,7 +76,7 @@ def cache_delete(key: str) -> None:
     try:
         cache.delete(key)
     except Exception as exc:
-        _breaker.trip(exc)
+        _breaker().trip(exc)
 
 
 def cache_ping() -> tuple[bool, str | None]:
@@ -80,4 +90,5 @@ def cache_ping() -> tuple[bool, str | None]:
 
 
 def reset_breaker() -> None:
-    _breaker.open_until = 0.0
+    """Close the current application's breaker (use the cache again at once)."""
+    _breaker().open_until = 0.0

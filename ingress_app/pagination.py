@@ -15,7 +15,7 @@ from typing import Any
 
 import marshmallow as ma
 from marshmallow import validate
-from sqlalchemy import and_, or_
+from sqlalchemy import BigInteger, and_, or_
 
 from .errors import BadRequest
 
@@ -64,10 +64,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise BadRequest("the cursor is not valid; use next_cursor from a previous page") from None
 
 
+def _max_id(id_col) -> int:
+    """The largest value the id column can hold (INTEGER or BIGINT)."""
+    return 2**63 - 1 if isinstance(id_col.type, BigInteger) else 2**31 - 1
+
+
 def paginate(session, stmt, time_col, id_col, *, limit: int, cursor: str | None):
     """Run `stmt` newest first, one page; returns `(rows, next_cursor)`."""
     if cursor:
         when, row_id = decode_cursor(cursor)
+        if not 0 <= row_id <= _max_id(id_col):
+            # A forged id the column cannot hold would fail in the database (a 500).
+            raise BadRequest("the cursor is not valid; use next_cursor from a previous page")
         stmt = stmt.where(or_(time_col < when, and_(time_col == when, id_col < row_id)))
     stmt = stmt.order_by(time_col.desc(), id_col.desc()).limit(limit + 1)
     rows = list(session.execute(stmt).scalars())

@@ -35,13 +35,19 @@ class AuditArgsSchema(PageArgsSchema):
 
 
 AuditPageSchema = page_schema(AuditEventSchema, "AuditPage")
+_FIELDS = tuple(AuditEventSchema().fields)
+
+
+def _as_dict(event: AuditEvent) -> dict:
+    return {name: getattr(event, name) for name in _FIELDS}
 
 
 @blp.route("")
 class AuditEvents(MethodView):
     decorators = [auth_required]
 
-    @blp.arguments(AuditArgsSchema, location="query")
+    # unknown=RAISE: a misspelt filter (`?acton=`) is a 400, not a silently unfiltered list.
+    @blp.arguments(AuditArgsSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, AuditPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):
@@ -59,5 +65,8 @@ class AuditEvents(MethodView):
             limit=args["limit"],
             cursor=args.get("cursor"),
         )
+        # Read the rows before ending the transaction: a rollback expires them, and
+        # serialising afterwards would reload each one (a query per row).
+        items = [_as_dict(row) for row in rows]
         db.session.rollback()
-        return page(rows, next_cursor)
+        return page(items, next_cursor)

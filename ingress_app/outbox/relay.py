@@ -46,6 +46,7 @@ class OutboxRelay:
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_prune = 0.0
+        self._fatal = False
         self.published_total = 0
         self.failed_total = 0
 
@@ -54,8 +55,16 @@ class OutboxRelay:
         if self._producer is None:
             from confluent_kafka import Producer
 
-            self._producer = Producer(producer_config(self.config), logger=log)
+            self._fatal = False
+            self._producer = Producer(
+                {**producer_config(self.config), "error_cb": self._on_client_error}, logger=log
+            )
         return self._producer
+
+    def _on_client_error(self, err) -> None:
+        if err.fatal():
+            self._fatal = True
+            log.error("kafka producer fatal error; it will be replaced", extra={"error": str(err)})
 
     def _claim_sql(self, dialect: str):
         sql = _CLAIM + (" FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else "")
@@ -101,6 +110,8 @@ class OutboxRelay:
         def report(row_id: int):
             def on_delivery(err, _msg):
                 outcomes[row_id] = None if err is None else str(err)
+                if err is not None and err.fatal():
+                    self._fatal = True
 
             return on_delivery
 
@@ -125,6 +136,10 @@ class OutboxRelay:
         producer.flush(self.config["OUTBOX_DELIVERY_TIMEOUT_SECONDS"] + 5)
         for row in rows:
             outcomes.setdefault(row.id, "no delivery report before the flush deadline")
+        if self._fatal or any(error is not None for error in outcomes.values()):
+            # After failed deliveries an idempotent producer may be fenced or in a fatal
+            # state (timed-out in-flight batches); a fresh one starts a clean session.
+            self._producer = None
         return outcomes
 
     def prune(self) -> int:

@@ -6,7 +6,8 @@ Event: `{event_id, run_id, tenant_id, status, task_id?, output?, error?, occurre
 - Without `task_id` the event is about the run: its status moves forward only
   (PENDING → RUNNING → CANCEL_REQUESTED → a terminal state); a terminal run never changes.
 - With `task_id` it is about one task: the run's `tasks[task_id]` keeps the task's latest
-  state `{status, updated_at, output?, error?}` (a finished task never moves back either).
+  state `{status, updated_at, output?, error?}` (`updated_at` is the event's `occurred_at`);
+  a finished task never moves back, and a report older than the stored state is ignored.
 """
 
 from __future__ import annotations
@@ -81,14 +82,35 @@ def parse_event(event: Any) -> dict[str, Any]:
 
 
 def _insert_event_row(values: dict[str, Any]) -> bool:
+    """Insert the event's row; False when its event_id is already stored.
+
+    RETURNING, not `rowcount`: with psycopg 3 an INSERT's rowcount reads -1 once
+    SQLAlchemy has closed the cursor (sqlalchemy#10696), so every event would look
+    like a duplicate.
+    """
     dialect = db.engine.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = RunEvent.__table__
     stmt = (
-        insert(RunEvent.__table__)
+        insert(table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.id)
     )
-    return db.session.execute(stmt).rowcount == 1
+    return db.session.execute(stmt).first() is not None
+
+
+def _older(occurred: datetime, stored: Any) -> bool:
+    """True when `occurred` is before the stored task state's ISO timestamp."""
+    try:
+        previous = datetime.fromisoformat(stored) if isinstance(stored, str) else None
+    except ValueError:
+        return False
+    if previous is None:
+        return False
+    if previous.tzinfo is None:
+        previous = previous.replace(tzinfo=UTC)
+    return occurred < previous
 
 
 def _task_update(run: FlowRun, event: dict[str, Any]) -> str:
@@ -96,6 +118,8 @@ def _task_update(run: FlowRun, event: dict[str, Any]) -> str:
     current = tasks.get(event["task_id"])
     if current and current.get("status") in _TASK_TERMINAL:
         return IGNORED
+    if current and _older(event["occurred_at"], current.get("updated_at")):
+        return IGNORED  # a late, out-of-order report must not hide a newer state
     state: dict[str, Any] = {
         "status": event["status"],
         "updated_at": event["occurred_at"].isoformat(),
