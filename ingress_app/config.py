@@ -52,7 +52,7 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("KAFKA_SSL_CA_LOCATION", "", str),
     # outbox relay (runs in every gunicorn worker, or alone: `flask outbox relay`)
     ("OUTBOX_RELAY_ENABLED", True, bool),
-    ("OUTBOX_BATCH_SIZE", 500, int),
+    ("OUTBOX_BATCH_SIZE", 1000, int),
     ("OUTBOX_POLL_INTERVAL_SECONDS", 1.0, float),
     ("OUTBOX_DELIVERY_TIMEOUT_SECONDS", 15.0, float),
     ("OUTBOX_RETENTION_HOURS", 24, int),

@@ -33,6 +33,10 @@ _CLAIM = (
     "SELECT id, topic, key, headers, payload FROM outbox_messages "
     "WHERE published_at IS NULL ORDER BY id LIMIT :limit"
 )
+_MARK_PUBLISHED_PG = text(
+    "UPDATE outbox_messages SET published_at = :now, attempts = attempts + 1 "
+    "WHERE id = ANY(:ids)"
+)
 _table = OutboxMessage.__table__
 
 
@@ -83,11 +87,7 @@ class OutboxRelay:
                 delivered = [row_id for row_id, error in outcomes.items() if error is None]
                 failed = {row_id: error for row_id, error in outcomes.items() if error is not None}
                 if delivered:
-                    conn.execute(
-                        _table.update()
-                        .where(_table.c.id.in_(delivered))
-                        .values(published_at=utcnow(), attempts=_table.c.attempts + 1)
-                    )
+                    self._mark_published(conn, engine.dialect.name, delivered)
                 for row_id, error in failed.items():
                     conn.execute(
                         _table.update()
@@ -102,6 +102,17 @@ class OutboxRelay:
                 extra={"failed": len(failed), "first_error": next(iter(failed.values()))},
             )
         return len(delivered)
+
+    @staticmethod
+    def _mark_published(conn, dialect: str, ids: list[int]) -> None:
+        if dialect == "postgresql":  # one array parameter instead of N bind parameters
+            conn.execute(_MARK_PUBLISHED_PG, {"now": utcnow(), "ids": ids})
+        else:
+            conn.execute(
+                _table.update()
+                .where(_table.c.id.in_(ids))
+                .values(published_at=utcnow(), attempts=_table.c.attempts + 1)
+            )
 
     def _produce(self, rows) -> dict[int, str | None]:
         producer = self.producer
