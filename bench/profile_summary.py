@@ -27,7 +27,7 @@ COMPONENTS = [
     ("marshmallow (any)", r"marshmallow/"),
     ("ingress_app.body: json_body (NUL scan + json.loads)", r"ingress_app/body\.py"),
     ("ingress_app.flows: parse_flow / to_dict", r"ingress_app/flows/"),
-    ("ingress_app.runs.service: accept_run (excl. store)", r"ingress_app/runs/service\.py"),
+    ("ingress_app.runs.service: accept_run / get_run", r"ingress_app/runs/service\.py"),
     ("ingress_app.runs.store: insert_accepted_run", r"ingress_app/runs/store\.py"),
     ("SQLAlchemy (engine, compile, pool, session)", r"sqlalchemy/"),
     ("flask_sqlalchemy (session/engine lookup)", r"flask_sqlalchemy/"),
@@ -38,6 +38,8 @@ COMPONENTS = [
     ("uuid", r"/uuid\.py"),
     ("correlation id", r"ingress_app/correlation\.py"),
 ]
+
+FRAMEWORK = r"(flask_smorest|webargs|flask|werkzeug|gunicorn|flask_jwt_extended|flask_caching)/"
 
 FRAME_RE = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
@@ -86,6 +88,7 @@ def main() -> None:
     comp = Counter()
     incl = Counter()
     self_ = Counter()
+    sites = Counter()
     for frames, n in stacks:
         for label, rx in COMPONENTS:
             if any(re.search(rx, fr) for fr in frames):
@@ -94,10 +97,23 @@ def main() -> None:
             incl[key] += n
         if frames:
             self_[short(frames[-1])] += n
+        names = [short(fr) for fr in frames]
+        ours = [i for i, x in enumerate(names) if x.startswith("ingress_app/")]
+        if ours:
+            i, tag = ours[-1], ""
+        else:
+            fw = [i for i, x in enumerate(names) if re.match(FRAMEWORK, x)]
+            i, tag = (fw[-1] if fw else len(names) - 1), "[framework] "
+        callee = names[i + 1] if i + 1 < len(names) else "(self)"
+        sites[f"{tag}{names[i]} -> {callee}"] += n
     print(f"\n{total} busy samples in the workers\n")
     print("components (a sample counts in every component on its stack):")
     for label, n in comp.most_common():
         print(f"  {n / total:6.1%}  {label}")
+    print("\nby call site (deepest ingress_app frame -> what it called; else deepest"
+          " framework frame):")
+    for key, n in sites.most_common(a.top):
+        print(f"  {n / total:6.1%}  {key}")
     print(f"\ntop {a.top} functions by inclusive share:")
     for key, n in incl.most_common(a.top):
         print(f"  {n / total:6.1%}  {key}")

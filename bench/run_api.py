@@ -188,6 +188,55 @@ def make_token(secret: str, tenant: str = "bench", user: str = "bench-user") -> 
     )
 
 
+# ---------------------------------------------------------------- CPU accounting
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[int, tuple[str, int, float]]:
+    """pid -> (comm, ppid, cpu seconds) for every process we can read (reading only)."""
+    snap = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1: raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        snap[int(entry.name)] = (comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK,
+                                 int(fields[12]) / _TICK)
+    return snap
+
+
+def cpu_delta(before, after, groups: dict[str, set[int]]) -> dict[str, float]:
+    """CPU seconds spent between two snapshots, by app/bare/postgres/redis/wrk/other."""
+    out = {k: 0.0 for k in (*groups, "postgres", "redis", "wrk", "other")}
+    out.update({f"{k}_sys": 0.0 for k in groups})
+    for pid, (comm, ppid, cpu, sys_cpu) in after.items():
+        same = pid in before and before[pid][0] == comm
+        spent = cpu - (before[pid][2] if same else 0.0)
+        if spent <= 0:
+            continue
+        for name, pids in groups.items():
+            if pid in pids or ppid in pids:
+                out[name] += spent
+                out[f"{name}_sys"] += sys_cpu - (before[pid][3] if same else 0.0)
+                break
+        else:
+            if comm == "postgres":
+                out["postgres"] += spent
+            elif comm.startswith("redis"):
+                out["redis"] += spent
+            elif comm == "wrk":
+                out["wrk"] += spent
+            else:
+                out["other"] += spent
+    return {k: round(v, 3) for k, v in out.items()}
+
+
 # ---------------------------------------------------------------- wrk
 
 
@@ -203,7 +252,12 @@ def run_wrk(args, name: str, url: str, script: str, token: str | None, duration:
     cmd.append(url)
     env = {**os.environ, "BENCH_DIR": str(BENCH),
            "BENCH_UNIQUE_REQUEST_ID": "1" if args.unique_request_id else "0"}
+    import resource
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=duration + 60)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if logdir is not None:
         (logdir / f"wrk-{tag}.txt").write_text(" ".join(cmd[:-3] + ["<token>", url])
                                              + "\n\n" + proc.stdout + proc.stderr)
@@ -213,6 +267,7 @@ def run_wrk(args, name: str, url: str, script: str, token: str | None, duration:
                          f"\n{proc.stdout[-2000:]}")
     result = json.loads(line[len("BENCH_JSON "):])
     result["errors_total"] = sum(result["errors"].values())
+    result["wrk_cpu_s"] = round(wrk_cpu, 3)
     return result
 
 
@@ -266,7 +321,8 @@ def profile(args, name: str, url: str, script: str, token: str, app: Server, log
         spy = subprocess.Popen(
             [pyspy, "record", "--pid", str(app.proc.pid), "--subprocesses", "--rate",
              str(args.profile_rate), "--format", fmt, "--output", str(dest),
-             "--duration", str(duration + 1), "--nonblocking"],
+             "--duration", str(duration + 1), "--nonblocking"]
+            + (["--gil"] if args.profile_mode == "gil" else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         time.sleep(1.0)  # let py-spy attach before the load starts
@@ -307,11 +363,17 @@ def parse_args(argv=None):
     p.add_argument("--profile", choices=["none", "post", "get"], default="none",
                    help="after measuring, profile this target's workers with py-spy")
     p.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--profile-mode", choices=["gil", "active"], default="gil",
+                   help="gil: only the thread holding the GIL (Python CPU); active: every "
+                   "non-idle thread (includes runnable threads waiting for a CPU)")
     p.add_argument("--admin-url", default=os.environ.get(
         "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--redis-url", default=os.environ.get(
         "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     p.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
+    p.add_argument("--keep-recycling", action="store_true",
+                   help="keep gunicorn.conf.py's max_requests worker recycling (its restarts "
+                   "close keep-alive connections: wrk read errors)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the database (debugging)")
     a = p.parse_args(argv)
     if not 1 <= a.duration <= 20:
@@ -349,6 +411,10 @@ def main(argv=None) -> int:
             "LOG_LEVEL": "WARNING",
         }
         env.pop("ACCESS_LOG", None)
+        if args.keep_recycling:
+            env.pop("BENCH_MAX_REQUESTS", None)
+        else:
+            env["BENCH_MAX_REQUESTS"] = "0"
         mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         if mig.returncode != 0:
@@ -390,11 +456,23 @@ def main(argv=None) -> int:
                 if args.warmup:
                     run_wrk(args, name, url, script, tok, args.warmup, None, "")
                 log(f"round {rnd}: {LABELS[name]} for {args.duration}s")
+                before = cpu_snapshot()
                 res = run_wrk(args, name, url, script, tok, args.duration, logdir,
                               f"{name}-r{rnd}")
+                cpu = cpu_delta(before, cpu_snapshot(),
+                                {"app": {app.proc.pid}, "bare": {bare.proc.pid}})
+                cpu["wrk"] = res.pop("wrk_cpu_s")  # wrk has exited: use its rusage
+                res["cpu_s"] = cpu
+                res["other_cpu_share"] = round(
+                    cpu["other"] / (res["duration_s"] * (os.cpu_count() or 1)), 3)
+                server = "bare" if name == "bare" else "app"
+                res["cpu_ms_per_request"] = {
+                    k: round(1000 * cpu[k] / max(res["requests"], 1), 3)
+                    for k in (server, f"{server}_sys", "postgres", "redis", "wrk", "other")}
                 runs[name].append(res)
                 log(f"  {res['rps']:.0f} req/s, p99 {res['latency_ms']['p99']:.1f} ms, "
-                    f"errors {res['errors_total']}")
+                    f"errors {res['errors_total']}, CPU ms/request "
+                    f"{res['cpu_ms_per_request']}")
 
         def summarise(items: list[dict]) -> dict:
             if len(items) == 1:
@@ -425,11 +503,21 @@ def main(argv=None) -> int:
         print()
         print(f"Ingress API benchmark {stamp}: wrk -t{args.wrk_threads} -c{args.connections} "
               f"-d{args.duration}s, gunicorn gthread {args.workers}x{args.threads}, "
-              f"{os.cpu_count()} CPUs shared, rounds={args.rounds}")
+              f"{os.cpu_count()} CPUs shared, rounds={args.rounds}, "
+              f"worker recycling {'on' if args.keep_recycling else 'off'}")
         print_table([(LABELS[k], summary[k], verdicts[k]) for k in plan])
         if args.rounds > 1:
             for i, r in enumerate(per_round, 1):
                 print(f"  round {i}: post {r['post']:.1%}, get {r['get']:.1%}")
+        print("CPU ms per request (server workers / postgres / redis / wrk / other processes):")
+        for k in plan:
+            c = summary[k].get("cpu_ms_per_request", {})
+            print(f"  {LABELS[k]:<22}" + "  ".join(f"{n} {v:.2f}" for n, v in c.items()))
+        noisy = [f"{LABELS[k]} r{i + 1} {r['other_cpu_share']:.0%}" for k, v in runs.items()
+                 for i, r in enumerate(v) if r.get("other_cpu_share", 0) > 0.10]
+        if noisy:
+            print("WARNING: other processes used >10% of the machine's CPU during: "
+                  + "; ".join(noisy) + " (ratios are unreliable; rerun on a quiet machine)")
         print(f"rows after the run: {counts}")
         overall = all(v["pass"] for v in verdicts.values())
         print(f"OVERALL: {'PASS' if overall else 'FAIL'}")

@@ -148,9 +148,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .errors import register_error_handlers
     from .extensions import Api, cache, db, migrate
     from .outbox import models as _outbox_models  # noqa: F401
+    from .ratelimit import init_rate_limits
     from .webhooks import models as _webhook_models  # noqa: F401
 
     db.init_app(app)
+    from .policies.runtime import init_policies
+
+    init_policies(app)  # loads plugins; fails startup on a bad policies.yaml
+    init_rate_limits(app)
     migrate.init_app(app, db, directory=_migrations_directory(app.config), render_as_batch=True)
     cache.init_app(app)
     configure_jwt(app)

@@ -1,14 +1,16 @@
 """Read a request's JSON body once, safely.
 
 Every JSON endpoint goes through `json_body()`: it refuses non-JSON content types
-(415), malformed or over-deep JSON and NUL characters (400, which PostgreSQL could not
-store anyway), and caches the parsed value on `flask.g` so that webargs and the views
-share one parse.
+(415), malformed or over-deep JSON, and what PostgreSQL could not store anyway (400):
+NUL characters, lone UTF-16 surrogates, and the non-standard `NaN`/`Infinity` (or a
+number too large for a double). It caches the parsed value on `flask.g` so that webargs
+and the views share one parse.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -19,7 +21,42 @@ from .errors import BadRequest, UnsupportedMediaType
 
 # A JSON-escaped NUL (\u0000) that is not itself an escaped backslash followed by "u0000".
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# Where a lone surrogate could come from: a \uD800-\uDFFF escape, or its raw UTF-8 form
+# (which `json.loads` decodes with "surrogatepass"). Only then is the value walked.
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _MISSING = object()
+
+
+def _invalid(detail: str) -> BadRequest:
+    return BadRequest(detail, error="Invalid JSON")
+
+
+def _reject_constant(name: str) -> Any:
+    raise _invalid(f"{name} is not a valid JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _invalid(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def is_json_mimetype(mimetype: str) -> bool:
@@ -31,15 +68,18 @@ def is_json_mimetype(mimetype: str) -> bool:
 def parse_json_bytes(data: bytes) -> Any:
     """Decode a JSON document, mapping every failure to a 400 with a clear detail."""
     if b"\x00" in data or _ESCAPED_NUL.search(data):
-        raise BadRequest("NUL characters are not allowed in the request body", error="Invalid JSON")
+        raise _invalid("NUL characters are not allowed in the request body")
     try:
-        return json.loads(data)
+        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise BadRequest("the JSON document is nested too deeply", error="Invalid JSON") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             f"the request body is not valid JSON: {exc}", error="Invalid JSON"
         ) from None
+    if _MAYBE_SURROGATE.search(data) and _has_lone_surrogate(value):
+        raise _invalid("unpaired UTF-16 surrogates are not allowed in the request body")
+    return value
 
 
 def _read_body() -> bytes:

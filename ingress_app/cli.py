@@ -103,6 +103,52 @@ def events_consume_command(max_messages: int | None) -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no events")
 
 
+policies = AppGroup("policies", help="Validate and inspect policies.yaml.")
+
+
+@policies.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def policies_check_command(file: str | None) -> None:
+    """Validate FILE (default POLICIES_FILE) and load its plugins, without serving."""
+    import json
+
+    from flask import current_app
+
+    from .config import ConfigError
+    from .policies.config import load_policy_file
+    from .policies.runtime import build_engine
+
+    path = file or current_app.config["POLICIES_FILE"]
+    try:
+        engine = build_engine(current_app._get_current_object(), load_policy_file(path))
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{path}: OK")
+    plugin_names = sorted(name for name, _ in engine.plugins.manager.list_name_plugin())
+    click.echo(f"plugins: {', '.join(plugin_names)}")
+    click.echo(f"policies available: {', '.join(sorted(engine.plugins.policies))}")
+    click.echo(f"webhook sources available: {', '.join(sorted(engine.plugins.adapters))}")
+    click.echo(f"defaults: {json.dumps(engine.describe('*')['policies'], sort_keys=True)}")
+    for tenant in sorted(engine.tenant_chains):
+        described = engine.describe(tenant)
+        click.echo(
+            f"tenant {tenant}: {json.dumps(described['policies'], sort_keys=True)}"
+            f" rate_limit={described['rate_limit']} sources={','.join(described['webhook_sources'])}"
+        )
+
+
+@policies.command("show")
+@click.option("--tenant", required=True, help="Tenant id.")
+def policies_show_command(tenant: str) -> None:
+    """Print the effective policies of TENANT as JSON."""
+    import json
+
+    from .policies.runtime import policy_engine
+
+    click.echo(json.dumps(policy_engine().describe(tenant), indent=2, sort_keys=True))
+
+
 def register_cli(app: Flask) -> None:
-    for group in (tokens, outbox, events):
+    for group in (tokens, outbox, events, policies):
         app.cli.add_command(group)

@@ -69,6 +69,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("LOG_FORMAT", "json", str),
     # policies
     ("POLICIES_FILE", "policies.yaml", str),
+    ("POLICIES_RELOAD_INTERVAL_SECONDS", 2.0, float),
+    ("RATELIMIT_STORAGE_URI", "", str),
 ]
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -50,3 +50,4 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
         root.addHandler(handler)
     handler.setFormatter(make_formatter(log_format))
     root.setLevel(level.upper())
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -2,7 +2,7 @@
 
 Every message is a JSON envelope with `schema_version`, `type` and `message_id`;
 the Kafka key is the run id and the headers carry `correlation_id`, `tenant_id`
-and `type`. The JSON Schemas in `ingress_app/schemas/` describe them.
+and `type`. The JSON Schemas in `docs/schemas/` describe them (see docs/messages.md).
 """
 
 from __future__ import annotations

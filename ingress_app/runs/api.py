@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import g, request
 from flask.views import MethodView
 
 from ..auth import auth_required
 from ..errors import BadRequest
 from ..extensions import Blueprint
+from ..ratelimit import tenant_limited
 from ..schemas import documents_errors
 from . import service
-from .schemas import RunAcceptedSchema, RunCreateSchema, RunListArgsSchema, RunPageSchema, RunSchema
+from .schemas import (
+    RunAcceptedSchema,
+    RunCreateSchema,
+    RunListArgsSchema,
+    RunPageSchema,
+    RunSchema,
+    RunValidationSchema,
+)
 
 blp = Blueprint("runs", __name__, url_prefix="/v1/runs", description="Start and follow flow runs.")
 
@@ -28,20 +37,33 @@ def idempotency_key(body_request_id: str | None) -> str | None:
     return body_request_id if body_request_id is not None else header
 
 
+def _run_request(body: dict, source: str = "api") -> service.RunRequest:
+    return service.RunRequest(
+        flow_id=body.get("flow_id"),
+        flow_version=body.get("flow_version"),
+        flow_definition=body.get("flow_definition"),
+        input=body.get("input") or {},
+        tenant_id=body.get("tenant_id"),
+        request_id=idempotency_key(body.get("request_id")),
+        source=source,
+    )
+
+
 @blp.route("")
 class Runs(MethodView):
     decorators = [auth_required]
 
-    @blp.arguments(RunListArgsSchema, location="query")
+    @blp.arguments(RunListArgsSchema, location="query", unknown=ma.RAISE)
     @blp.response(200, RunPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):
         """List the caller's tenant's runs, newest first (keyset pagination)."""
         return service.list_runs(g.principal.tenant_id, args)
 
+    @tenant_limited
     @blp.arguments(RunCreateSchema)
     @blp.response(202, RunAcceptedSchema)
-    @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 503)
+    @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 429, 503)
     def post(self, body):
         """Start a flow run.
 
@@ -49,14 +71,7 @@ class Runs(MethodView):
         A repeated `request_id` (or `Idempotency-Key`) with the same payload answers with
         the original run; with a different payload, 422.
         """
-        req = service.RunRequest(
-            flow_id=body.get("flow_id"),
-            flow_version=body.get("flow_version"),
-            flow_definition=body.get("flow_definition"),
-            input=body.get("input") or {},
-            tenant_id=body.get("tenant_id"),
-            request_id=idempotency_key(body.get("request_id")),
-        )
+        req = _run_request(body)
         accepted = service.accept_run(req, g.principal, g.correlation_id)
         headers = {"Location": f"/v1/runs/{accepted.run_id}"}
         if accepted.replayed:
@@ -87,3 +102,26 @@ class RunCancel(MethodView):
         Repeating it is harmless; a run that already ended answers 409.
         """
         return service.cancel_run(run_id, g.principal, g.correlation_id)
+
+
+@blp.route("/validate")
+class RunValidate(MethodView):
+    decorators = [auth_required]
+
+    @blp.arguments(RunCreateSchema)
+    @blp.response(200, RunValidationSchema)
+    @documents_errors(blp, 400, 401, 403, 404, 413, 415, 503)
+    def post(self, body):
+        """Dry-run the accept pipeline: validation and policies, nothing stored or published.
+
+        Policy violations answer 200 with `valid: false`; a malformed flow is 400 and a
+        foreign tenant 403, exactly as `POST /v1/runs` would answer.
+        """
+        req = _run_request(body, source="validate")
+        prepared = service.prepare_run(req, g.principal, g.correlation_id, enforce=False)
+        return {
+            "valid": not prepared.violations,
+            "violations": prepared.violations,
+            "modifications": prepared.modifications,
+            "flow_definition": prepared.flow.to_dict(),
+        }

@@ -104,3 +104,24 @@ class RunListArgsSchema(PageArgsSchema):
 
 
 RunPageSchema = page_schema(RunSchema, "RunPage")
+
+
+class ViolationSchema(ma.Schema):
+    policy = ma.fields.String(required=True)
+    task_id = ma.fields.String(allow_none=True, required=True)
+    message = ma.fields.String(required=True)
+
+
+class ModificationSchema(ma.Schema):
+    policy = ma.fields.String(required=True)
+    task_id = ma.fields.String(allow_none=True)
+    note = ma.fields.String(required=True)
+
+
+class RunValidationSchema(ma.Schema):
+    """The dry run's verdict and the flow as it would be stored and published."""
+
+    valid = ma.fields.Boolean(required=True)
+    violations = ma.fields.List(ma.fields.Nested(ViolationSchema), required=True)
+    modifications = ma.fields.List(ma.fields.Nested(ModificationSchema), required=True)
+    flow_definition = ma.fields.Dict(required=True)

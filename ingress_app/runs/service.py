@@ -14,6 +14,7 @@ from flask import current_app
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_delete, cache_get, cache_set
+from ..contracts import PolicyContext
 from ..db_types import utcnow
 from ..errors import (
     BadRequest,
@@ -29,7 +30,7 @@ from ..outbox import messages
 from ..outbox.messages import outbox_row
 from ..outbox.models import OutboxMessage
 from ..pagination import page, paginate
-from ..policies.engine import evaluate_policies
+from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
 from . import store
 from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
@@ -68,6 +69,7 @@ class PreparedRun:
     flow_version: str | None
     registry_version: str | None
     modifications: list[dict[str, Any]]
+    violations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _check_tenant(req: RunRequest, principal: Principal) -> str:
@@ -105,29 +107,29 @@ def _resolve_flow(req: RunRequest, tenant_id: str) -> tuple[Flow, str | None]:
         raise ValidationFailed(exc.problems) from None
 
 
-def prepare_run(req: RunRequest, principal: Principal) -> PreparedRun:
-    """Tenant rules, flow resolution, validation and policies: everything but storage."""
+def prepare_run(
+    req: RunRequest, principal: Principal, correlation_id: str | None = None, *, enforce: bool = True
+) -> PreparedRun:
+    """Tenant rules, flow resolution, validation and policies: everything but storage.
+
+    With `enforce=False` (the dry run) policy violations are returned, not raised.
+    """
     tenant_id = _check_tenant(req, principal)
     flow, registry_version = _resolve_flow(req, tenant_id)
-    if flow.tenant_id is not None and flow.tenant_id != tenant_id:
-        raise Forbidden(
-            {
-                "violations": [
-                    {
-                        "policy": "tenant_isolation",
-                        "task_id": None,
-                        "message": "flow_definition.tenant_id belongs to another tenant",
-                    }
-                ]
-            }
-        )
-    outcome = evaluate_policies(flow, tenant_id=tenant_id, user_id=principal.user_id)
+    ctx = PolicyContext(
+        tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
+        correlation_id=correlation_id,
+    )
+    outcome = policy_engine().evaluate(flow, ctx)
+    if not outcome.allowed and enforce:
+        raise Forbidden({"violations": outcome.violations})
     return PreparedRun(
         tenant_id=tenant_id,
         flow=outcome.flow,
         flow_version=registry_version or flow.version,
         registry_version=registry_version,
         modifications=outcome.modifications,
+        violations=outcome.violations,
     )
 
 
@@ -156,7 +158,7 @@ def _replay(tenant_id: str, request_id: str, fingerprint: str) -> Accepted:
 def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """Validate, apply policies and durably record a run and its outbox message."""
     try:
-        prepared = prepare_run(req, principal)
+        prepared = prepare_run(req, principal, correlation_id)
     except Forbidden as denial:
         audit.record_audit_event(
             tenant_id=principal.tenant_id,
