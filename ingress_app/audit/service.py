@@ -13,6 +13,7 @@ ACCEPTED = "run.accepted"
 DENIED = "run.denied"
 CANCEL_REQUESTED = "run.cancel_requested"
 STATUS_CHANGED = "run.status_changed"
+TASK_POLICY_VIOLATION = "task.policy_violation"
 
 
 def add_audit_event(

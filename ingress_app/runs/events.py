@@ -21,8 +21,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit import service as audit
 from ..cache import cache_delete
+from ..contracts import PolicyContext
 from ..db_types import utcnow
 from ..extensions import db
+from ..policies.runtime import policy_engine
 from .models import (
     CANCEL_REQUESTED,
     PENDING,
@@ -128,10 +130,32 @@ def _task_update(run: FlowRun, event: dict[str, Any]) -> str:
         state["output"] = event["output"]
     if event["error"] is not None:
         state["error"] = event["error"]
+    if event["status"] in _TASK_TERMINAL:
+        violations = _post_task_violations(run, event)
+        if violations:
+            state["policy_violations"] = violations
     tasks[event["task_id"]] = state
     run.tasks = tasks
     run.updated_at = utcnow()
     return APPLIED
+
+
+def _post_task_violations(run: FlowRun, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """PostTaskPolicies judge a finished task: breaches are recorded, not enforced."""
+    ctx = PolicyContext(tenant_id=run.tenant_id, user_id=run.user_id, source="orchestrator",
+                        correlation_id=run.correlation_id)
+    violations = policy_engine().evaluate_post_task(event["task_id"], dict(event), ctx)
+    if violations:
+        audit.add_audit_event(
+            tenant_id=run.tenant_id,
+            actor="orchestrator",
+            action=audit.TASK_POLICY_VIOLATION,
+            outcome="violation",
+            resource_id=run.run_id,
+            correlation_id=run.correlation_id,
+            detail={"task_id": event["task_id"], "violations": violations},
+        )
+    return violations
 
 
 def _run_update(run: FlowRun, event: dict[str, Any]) -> str:

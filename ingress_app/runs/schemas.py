@@ -71,6 +71,10 @@ class TaskProgressSchema(ma.Schema):
     updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     output = ma.fields.Raw(allow_none=True)
     error = ma.fields.String(allow_none=True)
+    policy_violations = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={"description": "PostTaskPolicy breaches found when the task finished"},
+    )
 
 
 class RunSchema(ma.Schema):
