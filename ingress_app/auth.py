@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 
 from .config import ConfigError, is_production
@@ -112,6 +113,7 @@ def configure_jwt(app: Flask) -> None:
         cfg["JWT_DECODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
         cfg["JWT_ENCODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
     jwt.init_app(app)
+    app.extensions["ingress_verified_tokens"] = VerifiedTokens(cfg["JWT_DECODE_LEEWAY"])
 
 
 def _unauthorized(detail: str):
@@ -148,27 +150,94 @@ def _user_lookup_error(header: dict, payload: dict):
     return _unauthorized("the token's user is unknown")
 
 
+# `sub` and `tenant_id` are stored in VARCHAR(255) columns and compared in SQL: a value
+# the database cannot hold (too long, NUL, unpaired surrogate) is a bad token, not a 500.
+MAX_IDENTITY_LENGTH = 255
+
+
+def _identity_problem(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if len(value) > MAX_IDENTITY_LENGTH:
+        return f"must be at most {MAX_IDENTITY_LENGTH} characters"
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode"
+    return None
+
+
 def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     if "exp" not in claims:
         raise Unauthorized("invalid token: the 'exp' claim is required")
     sub = claims.get("sub")
     tenant = claims.get("tenant_id")
-    if not isinstance(sub, str) or not sub:
-        raise Unauthorized("invalid token: 'sub' must be a non-empty string")
-    if not isinstance(tenant, str) or not tenant:
-        raise Unauthorized("invalid token: 'tenant_id' must be a non-empty string")
+    problem = _identity_problem(sub)
+    if problem:
+        raise Unauthorized(f"invalid token: 'sub' {problem}")
+    problem = _identity_problem(tenant)
+    if problem:
+        raise Unauthorized(f"invalid token: 'tenant_id' {problem}")
     if claims.get("type", "access") != "access":
         raise Unauthorized("invalid token: only access tokens are accepted")
     return Principal(user_id=sub, tenant_id=tenant)
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims were verified, until their `exp`.
+
+    Clients send the same token with many requests; verifying it once per process
+    (not once per request) takes JWT decoding off the hot path. A hit needs the exact
+    token string, and `exp`/`nbf` are checked against the clock on every use.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, leeway: int):
+        self.leeway = leeway
+        self._entries: dict[str, tuple[Principal, float, float]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, expires, not_before = entry
+        now = time.time()
+        if now > expires + self.leeway or now < not_before - self.leeway:
+            self._entries.pop(token, None)
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[token] = (principal, float(claims["exp"]), float(claims.get("nbf", 0)))
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer " and len(header) < 8192:
+        return header[7:].strip() or None
+    return None
+
+
 def authenticate() -> Principal:
     """Verify the request's Bearer token and return the caller."""
     principal = g.get("principal")
+    if principal is not None:
+        return principal
+    verified: VerifiedTokens = current_app.extensions["ingress_verified_tokens"]
+    token = _bearer_token()
+    principal = verified.get(token) if token else None
     if principal is None:
         verify_jwt_in_request()
-        principal = _principal_from_claims(get_jwt())
-        g.principal = principal
+        claims = get_jwt()
+        principal = _principal_from_claims(claims)
+        if token:
+            verified.put(token, principal, claims)
+    g.principal = principal
     return principal
 
 

@@ -47,7 +47,7 @@ class AuditEvents(MethodView):
     decorators = [auth_required]
 
     # unknown=RAISE: a misspelt filter (`?acton=`) is a 400, not a silently unfiltered list.
-    @blp.arguments(AuditArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.arguments(AuditArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, AuditPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):

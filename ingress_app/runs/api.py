@@ -53,7 +53,7 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
 class Runs(MethodView):
     decorators = [auth_required]
 
-    @blp.arguments(RunListArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.arguments(RunListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, RunPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):
@@ -61,7 +61,7 @@ class Runs(MethodView):
         return service.list_runs(g.principal.tenant_id, args)
 
     @tenant_limited
-    @blp.arguments(RunCreateSchema)
+    @blp.arguments(RunCreateSchema())
     @blp.response(202, RunAcceptedSchema)
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 429, 503)
     def post(self, body):
@@ -108,7 +108,7 @@ class RunCancel(MethodView):
 class RunValidate(MethodView):
     decorators = [auth_required]
 
-    @blp.arguments(RunCreateSchema)
+    @blp.arguments(RunCreateSchema())
     @blp.response(200, RunValidationSchema)
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 503)
     def post(self, body):
