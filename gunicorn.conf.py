@@ -7,8 +7,15 @@ startup error rather than a generated development key.
 """
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("INGRESS_ENV", "production")
+# Metrics from every worker process are merged through files in this directory
+# (prometheus-client multiprocess mode); it must be set before the app is imported.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"ingress-metrics-{os.getpid()}")
+)
 
 from ingress_app.config import load_config  # noqa: E402
 
@@ -63,6 +70,24 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
 }
+
+
+def on_starting(server):
+    """Start with an empty metrics directory (stale files would double-count)."""
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges from the merged metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def post_worker_init(worker):

@@ -163,6 +163,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = Api(app)
     init_correlation(app)
 
+    from .metrics import init_metrics
+    from .security import init_security
+
+    init_metrics(app)
+    init_security(app)
+
     from .audit.api import blp as audit_blp
     from .health import blp as health_blp
     from .runs.api import blp as runs_blp

@@ -24,6 +24,7 @@ from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_reque
 from .config import ConfigError, is_production
 from .errors import Unauthorized, error_response
 from .extensions import jwt
+from .security import WEAK_SECRETS
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,12 @@ def configure_jwt(app: Flask) -> None:
                 )
             secret = _development_secret(app)
             cfg["INGRESS_DEV_SECRET"] = True
-        elif production and len(secret) < 32:
-            raise ConfigError("JWT_SECRET_KEY must be at least 32 characters in production")
+        elif production and (
+            len(secret) < 32 or len(set(secret)) < 8 or secret.lower() in WEAK_SECRETS
+        ):
+            raise ConfigError(
+                "JWT_SECRET_KEY must be a random value of at least 32 characters in production"
+            )
         cfg["JWT_SECRET_KEY"] = secret
     else:
         public = _read_key(

@@ -64,6 +64,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("API_WORKERS", 1, int),
     ("API_THREADS", 8, int),
     ("MAX_CONTENT_LENGTH", 1024 * 1024, int),
+    # browser origins allowed to call /v1/ (comma-separated); empty = CORS closed
+    ("CORS_ORIGINS", "", str),
     # logging (seed names)
     ("LOG_LEVEL", "INFO", str),
     ("LOG_FORMAT", "json", str),

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import exc as sa_exc
 
+from .. import metrics
 from ..runs.events import UNKNOWN_RUN, InvalidEvent, apply_run_event
 from .kafka import consumer_config
 
@@ -95,6 +96,7 @@ class RunEventConsumer:
                 if outcome is None:  # stopping before the event was stored: do not commit
                     break
                 self.counts[outcome] = self.counts.get(outcome, 0) + 1
+                metrics.EVENTS_CONSUMED.labels(outcome).inc()
                 consumer.commit(message=msg, asynchronous=False)
                 handled += 1
                 if max_messages is not None and handled >= max_messages:

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import text
 
+from .. import metrics
 from ..db_types import utcnow
 from ..extensions import db
 from .kafka import producer_config
@@ -95,8 +96,10 @@ class OutboxRelay:
                         .values(attempts=_table.c.attempts + 1, last_error=error[:1000])
                     )
         self.published_total += len(delivered)
+        metrics.OUTBOX_PUBLISHED.inc(len(delivered))
         if failed:
             self.failed_total += len(failed)
+            metrics.OUTBOX_PUBLISH_ERRORS.inc(len(failed))
             log.warning(
                 "outbox messages not delivered; they stay pending",
                 extra={"failed": len(failed), "first_error": next(iter(failed.values()))},

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
 
+from .. import metrics
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_delete, cache_get, cache_set
@@ -120,7 +122,9 @@ def prepare_run(
         tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
         correlation_id=correlation_id,
     )
+    started = time.perf_counter()
     outcome = policy_engine().evaluate(flow, ctx)
+    metrics.POLICY_SECONDS.observe(time.perf_counter() - started)
     if not outcome.allowed and enforce:
         raise Forbidden({"violations": outcome.violations})
     return PreparedRun(
@@ -160,6 +164,9 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
     try:
         prepared = prepare_run(req, principal, correlation_id)
     except Forbidden as denial:
+        metrics.RUNS_DENIED.labels(
+            "policy" if isinstance(denial.detail, dict) else "tenant"
+        ).inc()
         audit.record_audit_event(
             tenant_id=principal.tenant_id,
             actor=principal.user_id,
@@ -226,6 +233,7 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
     if not store.insert_accepted_run(run_row, message_row, audit_row):
         return _replay(tenant_id, req.request_id, fingerprint)
     messages.signal.notify()
+    metrics.RUNS_ACCEPTED.labels(req.source).inc()
     log.info(
         "run accepted",
         extra={"run_id": run_id, "tenant_id": tenant_id, "flow_id": prepared.flow.id},
@@ -265,7 +273,9 @@ def get_run(run_id: str, tenant_id: str) -> dict[str, Any]:
     key = run_cache_key(tenant_id, run_id)
     cached = cache_get(key)
     if cached is not None:
+        metrics.CACHE_LOOKUPS.labels("hit").inc()
         return cached
+    metrics.CACHE_LOOKUPS.labels("miss").inc()
     run = db.session.execute(
         db.select(FlowRun).where(FlowRun.run_id == run_id, FlowRun.tenant_id == tenant_id)
     ).scalar_one_or_none()

@@ -1,0 +1,127 @@
+"""Prometheus metrics at `/metrics`.
+
+Under gunicorn every worker is a separate process, so metrics use prometheus-client's
+multiprocess mode when `PROMETHEUS_MULTIPROC_DIR` is set (gunicorn.conf.py sets it
+and cleans it up); otherwise the default in-process registry. Labels are bounded:
+route templates (never raw paths), methods, status codes, sources and reasons —
+never run ids, users or tenants.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+REQUESTS = Counter(
+    "ingress_http_requests_total", "HTTP requests by route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "ingress_http_request_duration_seconds", "HTTP request latency by route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RUNS_ACCEPTED = Counter("ingress_runs_accepted_total", "Runs accepted.", ["source"])
+RUNS_DENIED = Counter("ingress_runs_denied_total", "Runs refused by tenant rules or policies.",
+                      ["reason"])
+POLICY_SECONDS = Histogram(
+    "ingress_policy_evaluation_seconds", "Time spent evaluating a tenant's policies.",
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1),
+)
+OUTBOX_PUBLISHED = Counter("ingress_outbox_published_total", "Outbox messages delivered to Kafka.")
+OUTBOX_PUBLISH_ERRORS = Counter("ingress_outbox_publish_errors_total",
+                                "Outbox messages whose delivery failed (they stay pending).")
+CONSUMER_LAG = Gauge("ingress_run_events_consumer_lag", "Messages behind on the run events topic.",
+                     multiprocess_mode="max")
+EVENTS_CONSUMED = Counter("ingress_run_events_total", "Run status events by outcome.", ["outcome"])
+WEBHOOK_DELIVERIES = Counter("ingress_webhook_deliveries_total", "Webhook deliveries.",
+                             ["source", "outcome"])
+CACHE_LOOKUPS = Counter("ingress_cache_lookups_total", "Run cache lookups.", ["result"])
+
+
+class OutboxCollector:
+    """Outbox backlog, read from the database at scrape time (shared by all processes)."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def collect(self):
+        from .outbox.relay import outbox_status
+
+        pending = GaugeMetricFamily("ingress_outbox_pending", "Outbox messages waiting for Kafka.")
+        oldest = GaugeMetricFamily("ingress_outbox_oldest_pending_age_seconds",
+                                   "Age of the oldest waiting outbox message.")
+        try:
+            status = outbox_status(self.app)
+        except Exception:  # a scrape never fails because the database is down
+            return
+        pending.add_metric([], status["pending"])
+        oldest.add_metric([], status["oldest_pending_age_seconds"] or 0.0)
+        yield pending
+        yield oldest
+
+
+def _route_label() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
+def _start_timer() -> None:
+    g._metrics_started = time.perf_counter()
+
+
+def _observe(response):
+    started = g.pop("_metrics_started", None)
+    if started is not None:
+        route = _route_label()
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    return response
+
+
+def _registry(app: Flask) -> CollectorRegistry:
+    registry = app.extensions.get("ingress_metrics_registry")
+    if registry is not None:
+        return registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        registry.register(_DefaultRegistryProxy())
+    registry.register(OutboxCollector(app))
+    app.extensions["ingress_metrics_registry"] = registry
+    return registry
+
+
+class _DefaultRegistryProxy:
+    """Expose the process-wide default registry inside a per-app registry."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+def metrics_view():
+    """Prometheus text exposition of every metric."""
+    body = generate_latest(_registry(current_app._get_current_object()))
+    return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def init_metrics(app: Flask) -> None:
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
