@@ -98,6 +98,8 @@ def main() -> None:
         if frames:
             self_[short(frames[-1])] += n
         names = [short(fr) for fr in frames]
+        if not names:
+            continue
         ours = [i for i, x in enumerate(names) if x.startswith("ingress_app/")]
         if ours:
             i, tag = ours[-1], ""

@@ -144,6 +144,21 @@ class Server:
         ).stdout
         return [int(p) for p in out.split()]
 
+    def trim_log(self, keep: int = 256 * 1024) -> None:
+        """Access logs grow by ~100 bytes a request: keep the head and the tail."""
+        try:
+            size = self.logfile.stat().st_size
+            if size <= 2 * keep:
+                return
+            with open(self.logfile, "rb") as fh:
+                head = fh.read(keep)
+                fh.seek(size - keep)
+                tail = fh.read()
+            self.logfile.write_bytes(head + f"\n... {size - 2 * keep} bytes trimmed ...\n"
+                                     .encode() + tail)
+        except OSError:
+            pass
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -395,6 +410,7 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     try:
         create_database(args.admin_url, dbname)
         db_created = True
@@ -559,6 +575,7 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning up
         for s in servers:
             s.stop()
+            s.trim_log()
         if db_created and not args.keep_db:
             try:
                 drop_database(args.admin_url, dbname)
