@@ -42,10 +42,12 @@ def ingress_register_source_adapters():
 
 @hookspec
 def ingress_startup(app, policies):
-    """Called once per process after the app and the policy configuration are loaded.
+    """Called each time a policy configuration has been loaded and resolved.
 
-    Use it to check your own configuration or open long-lived clients. Raising here
-    stops the startup with your message.
+    That is at process startup, on every reload of `policies.yaml`, and by
+    `policies check`, so keep it idempotent. Use it to check your own configuration or
+    open long-lived clients. Raising fails that load with your message: at startup the
+    service does not start; on a reload the previous configuration stays in force.
 
     :param app: the Flask application
     :param policies: the loaded `PolicyConfig`
