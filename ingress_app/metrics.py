@@ -82,12 +82,21 @@ def _start_timer() -> None:
     g._metrics_started = time.perf_counter()
 
 
+_children: dict[tuple, tuple] = {}
+
+
 def _observe(response):
     started = g.pop("_metrics_started", None)
     if started is not None:
-        route = _route_label()
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        key = (request.method, _route_label(), response.status_code)
+        children = _children.get(key)
+        if children is None:  # label lookups are cached: routes × methods × statuses is small
+            children = _children[key] = (
+                LATENCY.labels(key[0], key[1]),
+                REQUESTS.labels(key[0], key[1], str(key[2])),
+            )
+        children[0].observe(time.perf_counter() - started)
+        children[1].inc()
     return response
 
 
