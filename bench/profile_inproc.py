@@ -20,7 +20,7 @@ import secrets
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,7 +44,7 @@ def main() -> int:
     p.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     a = p.parse_args()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     outdir = RESULTS / f"inproc-{stamp}"
     outdir.mkdir(parents=True, exist_ok=True)
     name = f"ingress_bench_ip_{os.getpid()}_{secrets.token_hex(3)}"

@@ -171,11 +171,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from .audit.api import blp as audit_blp
     from .health import blp as health_blp
+    from .registry.api import blp as registry_blp
     from .runs.api import blp as runs_blp
+    from .webhooks.api import configs_blp as webhook_configs_blp
+    from .webhooks.api import intake_blp as webhook_intake_blp
+    from .webhooks.cli import webhooks as webhooks_cli
+    from .webhooks.crypto import init_secret_box
 
+    init_secret_box(app)  # fails startup on a malformed WEBHOOK_SECRET_KEY
     api.register_blueprint(health_blp)
     api.register_blueprint(runs_blp)
     api.register_blueprint(audit_blp)
+    api.register_blueprint(registry_blp)
+    api.register_blueprint(webhook_configs_blp)
+    api.register_blueprint(webhook_intake_blp)
+    app.cli.add_command(webhooks_cli)
     _register_docs_assets(app)
     register_error_handlers(app)
 

@@ -71,6 +71,17 @@ def cache_set(key: str, value: Any, timeout: int | None = None) -> None:
         breaker.trip(exc)
 
 
+def cache_add(key: str, value: Any, timeout: int | None = None) -> None:
+    """Set a key only if it is absent: a reader's fill never overwrites a writer's fresh value."""
+    breaker = _breaker()
+    if not breaker.allow():
+        return
+    try:
+        cache.add(key, value, timeout=timeout)
+    except Exception as exc:
+        breaker.trip(exc)
+
+
 def cache_delete(key: str) -> None:
     """Delete a key; on failure the entry simply expires with its TTL."""
     try:

@@ -51,9 +51,24 @@ def outbox_status_command() -> None:
     click.echo(f"kafka: {kafka}")
 
 
+_METRICS_PORT = click.option(
+    "--metrics-port", type=int, default=None, envvar="METRICS_PORT",
+    help="Serve this process's Prometheus metrics on this port.",
+)
+
+
+def _serve_metrics(port: int | None) -> None:
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port)
+        click.echo(f"metrics on :{port}/metrics", err=True)
+
+
 @outbox.command("relay")
 @click.option("--once", is_flag=True, help="Publish what is pending now, then exit.")
-def outbox_relay_command(once: bool) -> None:
+@_METRICS_PORT
+def outbox_relay_command(once: bool, metrics_port: int | None) -> None:
     """Publish pending messages to Kafka until stopped (SIGTERM/SIGINT)."""
     from flask import current_app
 
@@ -71,6 +86,7 @@ def outbox_relay_command(once: bool) -> None:
         click.echo(f"published: {total}")
         return
     _stop_on_signals(relay.stop_event.set)
+    _serve_metrics(metrics_port)
     click.echo("outbox relay running; Ctrl-C to stop", err=True)
     relay.run_forever()
 
@@ -87,7 +103,8 @@ def outbox_prune_command() -> None:
 
 @events.command("consume")
 @click.option("--max-messages", type=int, default=None, help="Stop after this many messages.")
-def events_consume_command(max_messages: int | None) -> None:
+@_METRICS_PORT
+def events_consume_command(max_messages: int | None, metrics_port: int | None) -> None:
     """Apply run status events from KAFKA_TOPIC_RUN_EVENTS until stopped."""
     from flask import current_app
 
@@ -98,6 +115,7 @@ def events_consume_command(max_messages: int | None) -> None:
         raise click.ClickException("KAFKA_BOOTSTRAP_SERVERS is not set")
     consumer = RunEventConsumer(app)
     _stop_on_signals(consumer.stop)
+    _serve_metrics(metrics_port)
     click.echo(f"consuming {app.config['KAFKA_TOPIC_RUN_EVENTS']}; Ctrl-C to stop", err=True)
     counts = consumer.run(max_messages=max_messages)
     click.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no events")
@@ -150,5 +168,7 @@ def policies_show_command(tenant: str) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (tokens, outbox, events, policies):
+    from .registry.cli import flows
+
+    for group in (tokens, outbox, events, policies, flows):
         app.cli.add_command(group)

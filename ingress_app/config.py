@@ -38,6 +38,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("REDIS_CACHE_TTL", 300, int),
     ("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5, float),
     ("CACHE_RETRY_AFTER_SECONDS", 5.0, float),
+    # flow registry: how long a worker reuses its own copy of a registry lookup
+    ("REGISTRY_LOCAL_CACHE_SECONDS", 1.0, float),
     # broker (seed names + ours)
     ("KAFKA_BOOTSTRAP_SERVERS", "", str),
     ("KAFKA_TOPIC_FLOW_RUNS", "flow_runs", str),
@@ -73,6 +75,12 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("POLICIES_FILE", "policies.yaml", str),
     ("POLICIES_RELOAD_INTERVAL_SECONDS", 2.0, float),
     ("RATELIMIT_STORAGE_URI", "", str),
+    # webhooks: Fernet key(s) for secrets at rest, Standard Webhooks clock tolerance,
+    # old secret's validity after a rotation, how long deliveries are kept for dedupe
+    ("WEBHOOK_SECRET_KEY", "", str),
+    ("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300, int),
+    ("WEBHOOK_SECRET_GRACE_SECONDS", 86_400, int),
+    ("WEBHOOK_DELIVERY_RETENTION_HOURS", 72, int),
 ]
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from flask import current_app
+import marshmallow as ma
+from flask import current_app, jsonify
 from flask.views import MethodView
 from sqlalchemy import text
 
@@ -19,6 +20,28 @@ from .cache import cache_ping
 from .extensions import Blueprint, db
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
+
+
+class CheckSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    status = ma.fields.String(required=True, metadata={"enum": ["pass", "warn", "fail"]})
+    output = ma.fields.String()
+
+
+class HealthSchema(ma.Schema):
+    """Health report in the shape of the IETF health-check draft."""
+
+    status = ma.fields.String(required=True, metadata={"enum": ["pass", "warn", "fail"]})
+    version = ma.fields.String()
+    serviceId = ma.fields.String()
+    time = ma.fields.String(metadata={"format": "date-time"})
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))
+
+
+class LivenessSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["pass"]})
 
 _NO_AUTH = {"security": []}
 
@@ -70,16 +93,22 @@ def health_report() -> dict:
 @blp.route("/health")
 class Health(MethodView):
     @blp.doc(**_NO_AUTH)
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="The database is unavailable")
     def get(self):
         """Readiness: 200 while the database answers (cache issues are a warning), else 503."""
         report = health_report()
-        status = 503 if report["status"] == "fail" else 200
-        return report, status, {"Cache-Control": "no-store"}
+        # Returned as a Response: the schema documents the shape, checks keep every field.
+        response = jsonify(report)
+        response.status_code = 503 if report["status"] == "fail" else 200
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 @blp.route("/health/live")
 class Liveness(MethodView):
     @blp.doc(**_NO_AUTH)
+    @blp.response(200, LivenessSchema)
     def get(self):
         """Liveness: the process is up and serving."""
         return {"status": "pass"}, 200, {"Cache-Control": "no-store"}

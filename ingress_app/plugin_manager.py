@@ -36,17 +36,31 @@ class Plugins:
     policies: dict[str, type] = field(default_factory=dict)
     adapters: dict[str, type] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    #: The file (and line) that asked for these plugins, for error messages.
+    origin: str = "policies.yaml"
 
     def startup(self, app: Any, policies: Any) -> None:
         for impl in self.manager.hook.ingress_startup.get_hookimpls():
             try:
                 impl.function(**_accepted_kwargs(impl, app=app, policies=policies))
             except Exception as exc:
-                raise PluginError(f"plugin {impl.plugin_name!r} failed at startup: {exc}") from exc
+                raise PluginError(
+                    f"{self.origin}: plugin {impl.plugin_name!r} failed at startup: {exc}"
+                ) from exc
 
 
 def _accepted_kwargs(impl: pluggy.HookImpl, **kwargs: Any) -> dict[str, Any]:
     return {name: kwargs[name] for name in impl.argnames if name in kwargs}
+
+
+def _register(pm: pluggy.PluginManager, plugin: Any, name: str, origin: str) -> None:
+    """Register once (an installed plugin may also be listed in the file)."""
+    if pm.has_plugin(name) or pm.is_registered(plugin):
+        return
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"{origin}: plugin {name!r} is invalid: {exc}") from exc
 
 
 def _register_module(pm: pluggy.PluginManager, module_name: str, origin: str) -> None:
@@ -55,12 +69,16 @@ def _register_module(pm: pluggy.PluginManager, module_name: str, origin: str) ->
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise PluginError(f"{origin}: plugin module {module_name!r} failed to import: {exc}") from exc
-    pm.register(module, name=module_name)
+        raise PluginError(
+            f"{origin}: plugin module {module_name!r} failed to import: {exc}"
+        ) from exc
+    _register(pm, module, module_name, origin)
 
 
 def build_plugin_manager(
-    extra_modules: list[str] | tuple[str, ...] = (), *, origin: str = "policies.yaml",
+    extra_modules: list[str] | tuple[str, ...] = (),
+    *,
+    origin: str = "policies.yaml",
     load_entry_points: bool = True,
 ) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -75,23 +93,41 @@ def build_plugin_manager(
                 plugin = ep.load()
             except Exception as exc:
                 raise PluginError(
-                    f"installed plugin {ep.name!r} ({ep.value}) failed to import: {exc}"
+                    f"{origin}: installed plugin {ep.name!r} ({ep.value}) failed to import: {exc}"
                 ) from exc
-            pm.register(plugin, name=ep.name)
+            _register(pm, plugin, ep.name, f"{origin}: entry point {ep.value}")
     for module_name in extra_modules:
         _register_module(pm, module_name, origin)
-    pm.check_pending()
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(
+            f"{origin}: plugin {pm.get_name(exc.plugin)!r} is invalid: {exc}"
+        ) from exc
     return pm
 
 
-def _gather(pm: pluggy.PluginManager, hook_name: str, bases: tuple[type, ...], kind: str,
-            into: dict[str, type], origins: dict[str, str]) -> None:
+def _gather(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    bases: tuple[type, ...],
+    kind: str,
+    into: dict[str, type],
+    origins: dict[str, str],
+) -> None:
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         try:
             result = impl.function(**_accepted_kwargs(impl))
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
-        for cls in result or ():
+        if result is None:
+            continue
+        if not isinstance(result, (list, tuple)):
+            raise PluginError(
+                f"plugin {impl.plugin_name!r}: {hook_name} must return a list of classes, "
+                f"not {type(result).__name__}"
+            )
+        for cls in result:
             if cls is None:
                 continue
             if not (isinstance(cls, type) and issubclass(cls, bases)):
@@ -110,12 +146,32 @@ def _gather(pm: pluggy.PluginManager, hook_name: str, bases: tuple[type, ...], k
             origins[kind + ":" + name] = impl.plugin_name
 
 
-def load_plugins(extra_modules: list[str] | tuple[str, ...] = (), *, origin: str = "policies.yaml",
-                 load_entry_points: bool = True) -> Plugins:
+def load_plugins(
+    extra_modules: list[str] | tuple[str, ...] = (),
+    *,
+    origin: str = "policies.yaml",
+    load_entry_points: bool = True,
+) -> Plugins:
     """Load every plugin and collect the classes they register (duplicates are errors)."""
     pm = build_plugin_manager(extra_modules, origin=origin, load_entry_points=load_entry_points)
-    plugins = Plugins(manager=pm)
-    _gather(pm, "ingress_register_policies", POLICY_BASES, "policy", plugins.policies, plugins.origins)
-    _gather(pm, "ingress_register_source_adapters", (SourceAdapter,), "source adapter",
-            plugins.adapters, plugins.origins)
+    plugins = Plugins(manager=pm, origin=origin)
+    try:
+        _gather(
+            pm,
+            "ingress_register_policies",
+            POLICY_BASES,
+            "policy",
+            plugins.policies,
+            plugins.origins,
+        )
+        _gather(
+            pm,
+            "ingress_register_source_adapters",
+            (SourceAdapter,),
+            "source adapter",
+            plugins.adapters,
+            plugins.origins,
+        )
+    except PluginError as exc:
+        raise PluginError(f"{origin}: {exc}") from exc.__cause__
     return plugins

@@ -5,14 +5,25 @@ that start runs. Counters live in Redis when `REDIS_URL` is set (shared by every
 worker and replica), in memory otherwise; if Redis fails, Flask-Limiter falls back to
 memory rather than refusing traffic. Over the limit: 429 with `Retry-After` and the
 JSON envelope.
+
+Each app gets its own `Limiter`: Flask-Limiter keeps its storage and key prefix on
+the extension object, so one module-level limiter would make every app (tests build
+many) count in the first app's key space and the last app's storage.
 """
 
 from __future__ import annotations
 
-from flask import Flask, g
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, current_app, g
 from flask_limiter import Limiter
 
 from .policies.runtime import policy_engine
+
+EXTENSION = "ingress_rate_limits"
+NO_LIMIT = "1000000/second"
 
 
 def _tenant_key() -> str:
@@ -23,8 +34,8 @@ def _tenant_key() -> str:
 def tenant_rate_limit() -> str:
     principal = g.get("principal")
     if principal is None:
-        return "1000000/second"
-    return policy_engine().chain(principal.tenant_id).rate_limit or "1000000/second"
+        return NO_LIMIT
+    return policy_engine().chain(principal.tenant_id).rate_limit or NO_LIMIT
 
 
 def _no_limit() -> bool:
@@ -32,21 +43,44 @@ def _no_limit() -> bool:
     return principal is None or policy_engine().chain(principal.tenant_id).rate_limit is None
 
 
-limiter = Limiter(key_func=_tenant_key, default_limits=[], headers_enabled=True)
+class TenantRateLimits:
+    """One app's limiter and the tenant limit that views enter."""
 
-#: Decorate a view (after authentication) to count it against the tenant's limit.
-tenant_limited = limiter.limit(
-    tenant_rate_limit, key_func=_tenant_key, exempt_when=_no_limit, scope="tenant-runs"
-)
+    def __init__(self, app: Flask):
+        # auto_check=False: no app-wide before_request pass on every request; the limit
+        # is checked explicitly (as a context manager) by `tenant_limited`, after
+        # authentication has set the principal.
+        self.limiter = Limiter(
+            key_func=_tenant_key, default_limits=[], headers_enabled=True, auto_check=False
+        )
+        self.limiter.init_app(app)
+        self.tenant_limit = self.limiter.limit(
+            tenant_rate_limit, key_func=_tenant_key, exempt_when=_no_limit, scope="tenant-runs"
+        )
+
+
+def tenant_limited(view: Callable) -> Callable:
+    """Decorate a view (after authentication) to count it against the tenant's limit."""
+
+    @wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        with current_app.extensions[EXTENSION].tenant_limit:  # over the limit: 429
+            return view(*args, **kwargs)
+
+    return limited
 
 
 def init_rate_limits(app: Flask) -> None:
     cfg = app.config
     if not cfg.get("RATELIMIT_STORAGE_URI"):
         cfg["RATELIMIT_STORAGE_URI"] = cfg.get("REDIS_URL") or "memory://"
-    cfg.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
-                   if cfg["RATELIMIT_STORAGE_URI"].startswith("redis") else {})
+    cfg.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        if cfg["RATELIMIT_STORAGE_URI"].startswith("redis")
+        else {},
+    )
     cfg.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     cfg.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     cfg.setdefault("RATELIMIT_KEY_PREFIX", cfg.get("CACHE_KEY_PREFIX", "ingress:") + "ratelimit")
-    limiter.init_app(app)
+    app.extensions[EXTENSION] = TenantRateLimits(app)

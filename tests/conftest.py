@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from ingress_app import create_app
 
-JWT_SECRET = "test-secret-" + "x" * 40
+JWT_SECRET = "test-secret-4f9a1c7e2b8d6053a9e1f4c2b7d8e6a0"
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -144,7 +144,8 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs", "run_events")
+TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs", "run_events", "flows",
+          "webhook_deliveries")
 
 
 def truncate_all(url: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from flask import Flask
@@ -84,8 +85,12 @@ class RunEventConsumer:
         consumer = self.consumer
         consumer.subscribe([topic])
         handled = 0
+        next_lag_report = 0.0
         try:
             while not self.stop_event.is_set():
+                if time.monotonic() >= next_lag_report:
+                    next_lag_report = time.monotonic() + 10.0
+                    self._report_lag(consumer)
                 msg = consumer.poll(poll_timeout)
                 if msg is None:
                     continue
@@ -104,6 +109,19 @@ class RunEventConsumer:
         finally:
             consumer.close()
         return self.counts
+
+    @staticmethod
+    def _report_lag(consumer) -> None:
+        """Messages between our position and each partition's end (metric only)."""
+        try:
+            lag = 0
+            for tp in consumer.position(consumer.assignment()):
+                _low, high = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                if tp.offset >= 0 and high >= 0:
+                    lag += max(0, high - tp.offset)
+            metrics.CONSUMER_LAG.set(lag)
+        except Exception:  # lag is advisory; never disturb consuming
+            log.debug("could not compute consumer lag", exc_info=True)
 
     def stop(self) -> None:
         self.stop_event.set()

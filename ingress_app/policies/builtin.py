@@ -78,19 +78,25 @@ class Timeout(FlowPolicy):
             if task.timeout_seconds > limit:
                 if clamp:
                     tasks[index] = _replace(task, timeout_seconds=limit)
-                    notes.append(f"task {task.id}: timeout {task.timeout_seconds}s clamped to {limit}s")
+                    notes.append(
+                        f"task {task.id}: timeout {task.timeout_seconds}s clamped to {limit}s"
+                    )
                 else:
-                    violations.append(Violation(
-                        f"timeout_seconds {task.timeout_seconds} exceeds the limit of {limit}",
-                        task_id=task.id,
-                    ))
+                    violations.append(
+                        Violation(
+                            f"timeout_seconds {task.timeout_seconds} exceeds the limit of {limit}",
+                            task_id=task.id,
+                        )
+                    )
         total_limit = self.options["max_flow_timeout_seconds"]
         if total_limit is not None:
             total = _critical_path_seconds(tasks, flow.topological_order())
             if total > total_limit:
-                violations.append(Violation(
-                    f"worst-case flow duration {total}s exceeds the limit of {total_limit}s"
-                ))
+                violations.append(
+                    Violation(
+                        f"worst-case flow duration {total}s exceeds the limit of {total_limit}s"
+                    )
+                )
         if violations:
             return Decision(kind="deny", violations=tuple(violations))
         if notes:
@@ -113,7 +119,9 @@ class TaskTypes(PreTaskPolicy):
             return Decision.deny(f"task type {task.type!r} is not allowed", task_id=task.id)
         allow = self.options["allow"]
         if allow is not None and not any(fnmatchcase(task.type, p) for p in allow):
-            return Decision.deny(f"task type {task.type!r} is not in the allowed list", task_id=task.id)
+            return Decision.deny(
+                f"task type {task.type!r} is not in the allowed list", task_id=task.id
+            )
         return Decision.allow()
 
 

@@ -16,7 +16,14 @@ from limits import parse_many
 
 from ..config import ConfigError
 
-TOP_LEVEL_KEYS = {"version", "plugins", "policies", "tenants", "default_rate_limit", "webhook_sources"}
+TOP_LEVEL_KEYS = {
+    "version",
+    "plugins",
+    "policies",
+    "tenants",
+    "default_rate_limit",
+    "webhook_sources",
+}
 TENANT_KEYS = {"policies", "rate_limit", "webhook_sources"}
 
 
@@ -41,8 +48,12 @@ class PolicyConfig:
     policies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     tenants: dict[str, TenantSettings] = field(default_factory=dict)
     default_rate_limit: str | None = None
-    webhook_sources: list[str] = field(default_factory=lambda: ["generic", "standard", "n8n", "zapier"])
+    webhook_sources: list[str] = field(
+        default_factory=lambda: ["generic", "standard", "n8n", "zapier"]
+    )
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    #: The text that was validated (the last-good snapshot copies exactly this).
+    text: str = field(default="", repr=False)
 
     def line_of(self, *path: Any) -> str:
         """`file:line` for a key path, as precisely as the YAML allows."""
@@ -107,7 +118,7 @@ def _name_list(config: PolicyConfig, path: tuple, value: Any) -> list[str]:
 
 def parse_policy_text(text: str, source: str = "policies.yaml") -> PolicyConfig:
     """Validate the file's structure (policy options are checked when resolved)."""
-    config = PolicyConfig(source=source)
+    config = PolicyConfig(source=source, text=text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -150,7 +161,9 @@ def parse_policy_text(text: str, source: str = "policies.yaml") -> PolicyConfig:
         unknown = set(settings) - TENANT_KEYS
         if unknown:
             key = sorted(map(str, unknown))[0]
-            raise _fail(config, (*path, key), f"unknown key (expected one of {sorted(TENANT_KEYS)})")
+            raise _fail(
+                config, (*path, key), f"unknown key (expected one of {sorted(TENANT_KEYS)})"
+            )
         config.tenants[tenant] = TenantSettings(
             policies=_policy_map(config, (*path, "policies"), settings.get("policies")),
             rate_limit=_check_rate_limit(config, (*path, "rate_limit"), settings.get("rate_limit")),
@@ -172,6 +185,8 @@ def load_policy_file(path: str | Path) -> PolicyConfig:
         raise PolicyConfigError(f"{path}: file not found (set POLICIES_FILE)") from None
     except OSError as exc:
         raise PolicyConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     return parse_policy_text(text, source=str(path))
 
 

@@ -23,7 +23,7 @@ from ..contracts import (
     PreTaskPolicy,
 )
 from ..errors import ApiError
-from ..flows import Flow
+from ..flows import Flow, Task
 from ..plugin_manager import Plugins
 from .config import PolicyConfig, PolicyConfigError, format_options_error
 
@@ -92,7 +92,10 @@ class PolicyEngine:
                 merged[name] = (None if options is None else {**(base or {}), **options}, path)
         if merged.get(ALWAYS_ON, ({}, ()))[0] is None:
             _, path = merged[ALWAYS_ON]
-            raise PolicyConfigError(f"{config.line_of(*path)}: {ALWAYS_ON} cannot be disabled")
+            scope = f"tenant {tenant!r}" if path[:1] == ("tenants",) else "defaults"
+            raise PolicyConfigError(
+                f"{config.line_of(*path)}: {scope}: policy {ALWAYS_ON!r} cannot be disabled"
+            )
         merged.setdefault(ALWAYS_ON, ({}, ("policies",)))
         chain = PolicyChain()
         for name, (options, path) in merged.items():
@@ -115,7 +118,9 @@ class PolicyEngine:
             try:
                 instance = cls(**loaded)
             except Exception as exc:
-                raise PolicyConfigError(f"{where}: {scope}: policy {name!r} failed to start: {exc}") from exc
+                raise PolicyConfigError(
+                    f"{where}: {scope}: policy {name!r} failed to start: {exc}"
+                ) from exc
             chain.options[name] = loaded
             if isinstance(instance, FlowPolicy):
                 chain.flow.append((name, instance))
@@ -149,7 +154,7 @@ class PolicyEngine:
             for index, task in enumerate(tasks):
                 for name, policy in chain.pre_task:
                     decision = _call(name, policy.evaluate, task, ctx)
-                    if decision.kind == "modify" and decision.task is not None:
+                    if decision.kind == "modify":
                         task = tasks[index] = decision.task
                         changed = True
                         outcome.modifications.extend(
@@ -178,19 +183,25 @@ class PolicyEngine:
                 for note in decision.notes or ("modified",)
             )
 
-    def evaluate_post_task(self, task_id: str, event: dict[str, Any], ctx: PolicyContext) -> list[dict]:
+    def evaluate_post_task(
+        self, task_id: str, event: dict[str, Any], ctx: PolicyContext
+    ) -> list[dict]:
         """Judge a finished task; returns violations (recorded, not enforced)."""
         violations: list[dict[str, Any]] = []
         for name, policy in self.chain(ctx.tenant_id).post_task:
             try:
                 decision = policy.evaluate(task_id, event, ctx)
+                problem = _decision_problem(decision, None)
+                if problem:
+                    raise TypeError(f"invalid decision: {problem}")
             except Exception:
-                log.exception("post-task policy raised", extra={"policy": name})
+                log.exception("post-task policy %r raised", name, extra={"policy": name})
                 violations.append({"policy": name, "task_id": task_id, "message": "policy failed"})
                 continue
             if decision.kind == "deny":
                 violations.extend(
-                    {"policy": name, "task_id": task_id, "message": v.message} for v in decision.violations
+                    {"policy": name, "task_id": task_id, "message": v.message}
+                    for v in decision.violations
                 )
         return violations
 
@@ -206,13 +217,45 @@ class PolicyEngine:
         }
 
 
-def _call(name: str, func, *args) -> Decision:
+def _call(name: str, func, subject: Flow | Task, ctx: PolicyContext) -> Decision:
     try:
-        decision = func(*args)
+        decision = func(subject, ctx)
     except Exception:
-        log.exception("policy raised; the request fails closed", extra={"policy": name})
-        raise PolicyFailure({"policy": name, "message": "the policy failed; nothing was stored"}) from None
-    if not isinstance(decision, Decision):
-        log.error("policy returned %r instead of a Decision", type(decision).__name__, extra={"policy": name})
+        log.exception("policy %r raised; the request fails closed", name, extra={"policy": name})
+        raise PolicyFailure(
+            {"policy": name, "message": "the policy failed; nothing was stored"}
+        ) from None
+    problem = _decision_problem(decision, subject)
+    if problem:
+        log.error(
+            "policy %r returned an invalid decision: %s", name, problem, extra={"policy": name}
+        )
         raise PolicyFailure({"policy": name, "message": "the policy returned an invalid decision"})
     return decision
+
+
+def _decision_problem(decision: Any, subject: Flow | Task | None) -> str | None:
+    """Why `decision` cannot be applied to `subject` (None: it can).
+
+    A deny must give reasons (an empty deny would let the flow through); a flow policy
+    modifies with `flow=`, a pre-task policy with `task=` keeping the task's id and
+    dependencies (the flow's graph is not re-validated per task). `subject` is None
+    for post-task policies.
+    """
+    if not isinstance(decision, Decision):
+        return f"{type(decision).__name__} instead of a Decision"
+    if decision.kind == "allow":
+        return None
+    if decision.kind == "deny":
+        return None if decision.violations else "a deny without violations"
+    if decision.kind != "modify":
+        return f"unknown kind {decision.kind!r}"
+    if isinstance(subject, Flow):
+        return None if isinstance(decision.flow, Flow) else "a flow policy must modify with flow="
+    if isinstance(subject, Task):
+        if not isinstance(decision.task, Task):
+            return "a pre-task policy must modify with task="
+        if (decision.task.id, decision.task.depends_on) != (subject.id, subject.depends_on):
+            return "a pre-task policy may not change the task's id or depends_on"
+        return None
+    return None  # a post-task policy's modify has nothing to change: it is ignored

@@ -7,7 +7,8 @@
 - Reload: gunicorn `HUP` starts fresh workers, which load the file again; each worker
   also notices a changed file (mtime, checked every `POLICIES_RELOAD_INTERVAL_SECONDS`)
   and swaps engines between requests. A broken file never replaces a working one.
-- Every successful load writes `policies.last-good.yaml` to the instance folder.
+- Every successful load writes `policies.last-good.yaml` to the instance folder; its
+  first line names the file it copies, and only that file's failures fall back to it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from .engine import PolicyEngine
 
 log = logging.getLogger(__name__)
 
+SNAPSHOT_HEADER = "# ingress: last good copy of "
+
 #: What runs when no policies file exists (the seed's three default policies).
 BUILTIN_DEFAULTS = """\
 version: 1
@@ -41,7 +44,7 @@ policies:
 
 
 def build_engine(app: Flask, config: PolicyConfig) -> PolicyEngine:
-    plugins = load_plugins(config.plugins, origin=config.source)
+    plugins = load_plugins(config.plugins, origin=config.line_of("plugins"))
     engine = PolicyEngine(config, plugins)
     plugins.startup(app, config)
     return engine
@@ -80,20 +83,26 @@ class PolicyRuntime:
             self.snapshot.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.snapshot.parent, prefix=".policies-")
             with os.fdopen(fd, "w") as fh:
-                fh.write(self.path.read_text())
+                fh.write(f"{SNAPSHOT_HEADER}{self.path.resolve()}\n{config.text}")
             os.replace(tmp, self.snapshot)
         except OSError as exc:
-            log.warning("could not keep a last-good copy of the policies", extra={"error": str(exc)})
+            log.warning(
+                "could not keep a last-good copy of the policies", extra={"error": str(exc)}
+            )
 
     def _load_initial(self) -> PolicyEngine:
         try:
             config, mtime = self._read()
             engine = build_engine(self.app, config)
         except ConfigError as exc:
-            if not self.snapshot.exists():
+            if not self._has_snapshot():
                 raise
             self.error = str(exc)
-            log.error("policies file rejected; serving the last good copy", extra={"error": self.error})
+            log.error(
+                "policies file rejected; serving the last good copy: %s",
+                self.error,
+                extra={"error": self.error},
+            )
             config = load_policy_file(self.snapshot)
             engine = build_engine(self.app, config)
             self._mtime = self._current_mtime()
@@ -103,10 +112,19 @@ class PolicyRuntime:
         self._remember(config, mtime)
         return engine
 
+    def _has_snapshot(self) -> bool:
+        """A last-good copy of *this* file (another file's copy is no fallback)."""
+        try:
+            with self.snapshot.open() as fh:
+                first = fh.readline().rstrip("\n")
+        except OSError:
+            return False
+        return first == f"{SNAPSHOT_HEADER}{self.path.resolve()}"
+
     def _current_mtime(self) -> float | None:
         try:
             return self.path.stat().st_mtime
-        except FileNotFoundError:
+        except OSError:
             return None
 
     def reload(self) -> bool:
@@ -115,11 +133,16 @@ class PolicyRuntime:
             try:
                 config, mtime = self._read()
                 engine = build_engine(self.app, config)
-            except ConfigError as exc:
-                self.error = str(exc)
+            except Exception as exc:  # whatever the file does, the serving engine stays
+                self.error = (
+                    str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+                )
                 self._mtime = self._current_mtime()  # don't retry the same broken file
-                log.error("policies file rejected; keeping the previous policies",
-                          extra={"error": self.error})
+                log.error(
+                    "policies file rejected; keeping the previous policies: %s",
+                    self.error,
+                    extra={"error": self.error},
+                )
                 return False
             self.engine = engine
             self.error = None

@@ -52,6 +52,8 @@ class FlowRun(db.Model):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     policy_modifications: Mapped[Any | None] = mapped_column(JsonType)
     tasks: Mapped[Any | None] = mapped_column(JsonType)
+    # "registry" (flow_version is the registry version used) or "inline" (flow_definition given)
+    flow_origin: Mapped[str] = mapped_column(String(16), default="inline", server_default="inline")
 
 
 class RunEvent(db.Model):

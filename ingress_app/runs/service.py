@@ -39,6 +39,8 @@ from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
 
 log = logging.getLogger(__name__)
 
+_CACHE_HIT = metrics.CACHE_LOOKUPS.labels("hit")
+_CACHE_MISS = metrics.CACHE_LOOKUPS.labels("miss")
 _canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -53,6 +55,8 @@ class RunRequest:
     tenant_id: str | None = None
     request_id: str | None = None
     source: str = "api"
+    #: Who the audit trail names (default: the principal's user), e.g. "webhook:<id>".
+    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,11 @@ class PreparedRun:
     registry_version: str | None
     modifications: list[dict[str, Any]]
     violations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def flow_origin(self) -> str:
+        """Where the flow came from: "registry" or "inline" (given in the request)."""
+        return "inline" if self.registry_version is None else "registry"
 
 
 def _check_tenant(req: RunRequest, principal: Principal) -> str:
@@ -159,21 +168,44 @@ def _replay(tenant_id: str, request_id: str, fingerprint: str) -> Accepted:
     return Accepted(existing["run_id"], existing["correlation_id"], replayed=True)
 
 
+def _replay_if_known(req: RunRequest, principal: Principal) -> Accepted | None:
+    """The original answer for a known idempotency key of this tenant, else None."""
+    if req.request_id is None or (req.tenant_id not in (None, principal.tenant_id)):
+        return None
+    if store.find_by_idempotency_key(principal.tenant_id, req.request_id) is None:
+        return None
+    return _replay(principal.tenant_id, req.request_id, request_fingerprint(req))
+
+
+def _flow_label(req: RunRequest) -> str | None:
+    """The flow a denied request named, if it is a usable identifier."""
+    name = req.flow_id or (req.flow_definition or {}).get("id")
+    return name if isinstance(name, str) and 0 < len(name) <= 255 else None
+
+
 def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """Validate, apply policies and durably record a run and its outbox message."""
     try:
         prepared = prepare_run(req, principal, correlation_id)
-    except Forbidden as denial:
+    except (Forbidden, ValidationFailed, NotFound) as refusal:
+        # A retry of a request that was already accepted gets its original answer, even
+        # if today's policies, registry or validation would refuse it (DESIGN §4 step 3).
+        replay = _replay_if_known(req, principal)
+        if replay is not None:
+            return replay
+        if not isinstance(refusal, Forbidden):
+            raise
+        denial = refusal
         metrics.RUNS_DENIED.labels(
             "policy" if isinstance(denial.detail, dict) else "tenant"
         ).inc()
         audit.record_audit_event(
             tenant_id=principal.tenant_id,
-            actor=principal.user_id,
+            actor=req.actor or principal.user_id,
             action=audit.DENIED,
             outcome="denied",
             resource_type="flow",
-            resource_id=req.flow_id or (req.flow_definition or {}).get("id"),
+            resource_id=_flow_label(req),
             correlation_id=correlation_id,
             detail={"source": req.source, "reason": denial.detail},
         )
@@ -193,6 +225,7 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
             "user_id": principal.user_id,
             "flow_id": prepared.flow.id,
             "flow_version": prepared.flow_version,
+            "flow_origin": prepared.flow_origin,
             "flow_definition": flow_definition,
             "input": req.input,
             "request_id": req.request_id,
@@ -217,15 +250,17 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         "source": req.source,
         "request_hash": fingerprint,
         "policy_modifications": prepared.modifications,
+        "flow_origin": prepared.flow_origin,
     }
     audit_row = {
         "event_id": str(uuid.uuid4()),
-        "actor": principal.user_id,
+        "actor": req.actor or principal.user_id,
         "action": audit.ACCEPTED,
         "outcome": "accepted",
         "detail": {
             "flow_id": prepared.flow.id,
             "flow_version": prepared.flow_version,
+            "flow_origin": prepared.flow_origin,
             "source": req.source,
             "modifications": len(prepared.modifications),
         },
@@ -241,6 +276,10 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
     return Accepted(run_id, correlation_id)
 
 
+def _compact_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -254,6 +293,7 @@ def run_to_dict(run: FlowRun) -> dict[str, Any]:
         "tenant_id": run.tenant_id,
         "flow_id": run.flow_id,
         "flow_version": run.flow_version,
+        "flow_origin": run.flow_origin,
         "correlation_id": run.correlation_id,
         "request_id": run.request_id,
         "source": run.source,
@@ -268,23 +308,33 @@ def run_cache_key(tenant_id: str, run_id: str) -> str:
     return f"run:{tenant_id}:{run_id}"
 
 
-def get_run(run_id: str, tenant_id: str) -> dict[str, Any]:
-    """Show one of the tenant's runs; another tenant's run does not exist (404)."""
+def get_run_json(run_id: str, tenant_id: str) -> bytes:
+    """One of the tenant's runs as JSON bytes; another tenant's run does not exist (404).
+
+    The cache holds the serialized body, so a hit is answered without touching the
+    database or serializing anything.
+    """
     key = run_cache_key(tenant_id, run_id)
     cached = cache_get(key)
     if cached is not None:
-        metrics.CACHE_LOOKUPS.labels("hit").inc()
+        _CACHE_HIT.inc()
         return cached
-    metrics.CACHE_LOOKUPS.labels("miss").inc()
+    _CACHE_MISS.inc()
     run = db.session.execute(
         db.select(FlowRun).where(FlowRun.run_id == run_id, FlowRun.tenant_id == tenant_id)
     ).scalar_one_or_none()
     if run is None:
+        db.session.rollback()
         raise NotFound(f"run {run_id!r} not found")
-    body = run_to_dict(run)
+    body = _compact_bytes(run_to_dict(run))
     db.session.rollback()
     cache_set(key, body, timeout=current_app.config["REDIS_CACHE_TTL"])
     return body
+
+
+def get_run(run_id: str, tenant_id: str) -> dict[str, Any]:
+    """One of the tenant's runs as a dict."""
+    return json.loads(get_run_json(run_id, tenant_id))
 
 
 def _cached_run_evict(tenant_id: str, run_id: str) -> None:

@@ -10,8 +10,11 @@ produce exactly one run: the losers insert nothing and read the winner's row.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import psycopg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,12 +31,12 @@ WITH new_run AS (
     INSERT INTO flow_runs_audit (
         run_id, correlation_id, flow_id, tenant_id, user_id, request_id, input_data,
         flow_definition, status, created_at, updated_at, flow_version, source,
-        request_hash, policy_modifications)
+        request_hash, policy_modifications, flow_origin)
     VALUES (
         :run_id, :correlation_id, :flow_id, :tenant_id, :user_id, :request_id,
         CAST(:input_data AS JSONB), CAST(:flow_definition AS JSONB), :status, :created_at,
         :created_at, :flow_version, :source, :request_hash,
-        CAST(:policy_modifications AS JSONB))
+        CAST(:policy_modifications AS JSONB), :flow_origin)
     ON CONFLICT (tenant_id, request_id) DO NOTHING
     RETURNING run_id
 ), new_message AS (
@@ -51,6 +54,9 @@ WITH new_run AS (
 SELECT run_id FROM new_run
 """
 )
+
+# psycopg's own placeholder style, derived once from the SQLAlchemy text above.
+_PG_ACCEPT_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", _PG_ACCEPT.text)
 
 _FIND_BY_KEY = text(
     "SELECT run_id, correlation_id, request_hash FROM flow_runs_audit "
@@ -83,9 +89,36 @@ def _insert_postgresql(run, message, audit) -> bool:
         "outcome": audit["outcome"],
         "audit_detail": _dumps(audit["detail"]),
     }
-    engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        return conn.execute(_PG_ACCEPT, params).first() is not None
+    return execute_autocommit(_PG_ACCEPT_SQL, params) is not None
+
+
+def execute_autocommit(sql: str, params: dict[str, Any]):
+    """Run one statement on a pooled psycopg connection in autocommit; return the first row.
+
+    The hot path skips SQLAlchemy's statement layer (compiled-cache lookup, result
+    wrapping: about a third of an accept's CPU) and sends a prepared statement
+    directly. A broken connection is invalidated in the pool and surfaces as a
+    database outage (503), like any other.
+    """
+    try:
+        fairy = db.engine.raw_connection()
+    except psycopg.OperationalError as exc:  # the pool could not connect
+        raise sa_exc.OperationalError(sql[:60], None, exc) from exc
+    try:
+        conn = fairy.driver_connection
+        conn.autocommit = True  # client-side switch, no round trip; one statement = atomic
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params, prepare=True)
+                return cur.fetchone()
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+    except psycopg.OperationalError as exc:
+        fairy.invalidate(exc)
+        raise sa_exc.OperationalError(sql[:60], None, exc) from exc
+    finally:
+        fairy.close()
 
 
 def _insert_generic(run, message, audit) -> bool:

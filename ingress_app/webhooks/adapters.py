@@ -49,7 +49,11 @@ class N8nAdapter(SourceAdapter):
         payload = delivery.payload
         if isinstance(payload, list) and len(payload) == 1:
             payload = payload[0]
-        if isinstance(payload, dict) and set(payload) == {"json"} and isinstance(payload["json"], dict):
+        if (
+            isinstance(payload, dict)
+            and set(payload) == {"json"}
+            and isinstance(payload["json"], dict)
+        ):
             payload = payload["json"]  # an n8n item: {"json": {...}}
         return payload
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import auth, sample_flow
+from ingress_app import create_app
+from tests.conftest import TABLES, auth, base_config, sample_flow, truncate_all
 
 # Where an accepted run leaves its traces; "nothing stored" means all of these are empty.
 RUN_TABLES = ("flow_runs_audit", "outbox_messages")
@@ -43,3 +47,43 @@ def create_run(client, tenant: str = "acme", user: str = "alice", **body: Any) -
 def url_with_port(url: str, port: int) -> str:
     """The same database URL, reached through another local port (a TcpProxy)."""
     return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def shared_app(postgres_url, redis_url):
+    """One PostgreSQL + Redis app for a whole module, for requests that store nothing.
+
+    Building an app and emptying every table costs a few hundred milliseconds per test;
+    the long rejection matrices (401s, malformed bodies) use this app instead.
+    """
+    app = create_app(
+        base_config(
+            DATABASE_URL=postgres_url,
+            REDIS_URL=redis_url,
+            CACHE_KEY_PREFIX=f"ingress-test-{uuid.uuid4().hex}:",
+        )
+    )
+    yield app
+    with app.app_context():
+        from ingress_app.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture
+def quiet_client(shared_app, postgres_url):
+    """A client of `shared_app`; should a test store something after all, the tables
+    are emptied so that the next test still starts from nothing."""
+    yield shared_app.test_client()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        stored = conn.execute(
+            " UNION ALL ".join(f"(SELECT 1 FROM {table} LIMIT 1)" for table in TABLES)
+        ).fetchone()
+    if stored:
+        truncate_all(postgres_url)
+
+
+@pytest.fixture
+def fresh_client(make_pg_app):
+    """An app of its own (tables emptied afterwards), in modules that override `client`."""
+    return make_pg_app().test_client()

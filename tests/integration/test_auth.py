@@ -93,6 +93,11 @@ def _bad_headers(rsa_private: bytes) -> dict[str, dict[str, str]]:
         "tenant-is-int": bearer(make_token(tenant=7)),  # type: ignore[arg-type]
         "tenant-is-list": bearer(make_token(tenant=["acme"])),  # type: ignore[arg-type]
         "tenant-is-empty": bearer(make_token(tenant="")),
+        "sub-too-long": bearer(make_token(user="u" * 256)),
+        "tenant-too-long": bearer(make_token(tenant="t" * 256)),
+        "sub-with-nul": bearer(make_token(user="ali\x00ce")),
+        "tenant-with-nul": bearer(make_token(tenant="ac\x00me")),
+        "sub-with-lone-surrogate": bearer(make_token(user="\ud800")),
         "refresh-token": auth(type="refresh"),
         "payload-not-an-object": bearer(hand_signed_hs256(["acme"], JWT_SECRET.encode())),
     }
@@ -121,6 +126,11 @@ BAD_CASES = [
     "tenant-is-int",
     "tenant-is-list",
     "tenant-is-empty",
+    "sub-too-long",
+    "tenant-too-long",
+    "sub-with-nul",
+    "tenant-with-nul",
+    "sub-with-lone-surrogate",
     "refresh-token",
     "payload-not-an-object",
 ]
@@ -132,23 +142,31 @@ def test_matrix_lists_every_bad_case(rsa_keys):
 
 @pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_credentials_on_create_are_401_with_bearer_challenge_and_nothing_stored(
-    client, pg, rsa_keys, case
+    quiet_client, pg, rsa_keys, case
 ):
     headers = _bad_headers(rsa_keys[0])[case]
 
-    response = client.post("/v1/runs", json=RUN, headers=headers)
+    response = quiet_client.post("/v1/runs", json=RUN, headers=headers)
 
     assert_unauthorized(response)
     assert_nothing_stored(pg)
 
 
 @pytest.mark.parametrize(
-    "case", ["missing-header", "bad-signature", "alg-none", "sub-is-int", "tenant-is-empty"]
+    "case",
+    [
+        "missing-header",
+        "bad-signature",
+        "alg-none",
+        "sub-is-int",
+        "tenant-is-empty",
+        "tenant-with-nul",
+    ],
 )
-def test_bad_credentials_on_read_are_401_with_bearer_challenge(client, rsa_keys, case):
+def test_bad_credentials_on_read_are_401_with_bearer_challenge(quiet_client, rsa_keys, case):
     headers = _bad_headers(rsa_keys[0])[case]
 
-    response = client.get("/v1/runs/some-run", headers=headers)
+    response = quiet_client.get("/v1/runs/some-run", headers=headers)
 
     assert_unauthorized(response)
 
@@ -157,6 +175,23 @@ def test_token_expired_within_the_leeway_is_still_accepted(client):
     response = client.post("/v1/runs", json=RUN, headers=auth(expires_in=-5))
 
     assert response.status_code == 202
+
+
+def test_identity_of_the_longest_allowed_length_is_accepted(client, pg):
+    response = client.post("/v1/runs", json=RUN, headers=auth("t" * 255, "u" * 255))
+
+    assert response.status_code == 202
+
+
+def test_token_accepted_before_is_refused_once_it_has_expired(make_pg_app):
+    client = make_pg_app(JWT_LEEWAY_SECONDS=0).test_client()
+    expires = time.time() + 1.0
+    headers = auth(expires_in=None, exp=expires)
+    assert client.post("/v1/runs", json=RUN, headers=headers).status_code == 202
+
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
+
+    assert_unauthorized(client.post("/v1/runs", json=RUN, headers=headers))
 
 
 def test_valid_token_creates_a_run_for_its_user_and_tenant(client, pg):

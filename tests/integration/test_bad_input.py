@@ -13,6 +13,12 @@ from tests.integration.conftest import assert_error, assert_nothing_stored
 RUNS = "/v1/runs"
 
 
+@pytest.fixture
+def client(quiet_client):
+    """Requests here are refused and store nothing, so one app serves the module."""
+    return quiet_client
+
+
 def post_raw(client, data, content_type="application/json", **kwargs):
     return client.post(RUNS, data=data, content_type=content_type, headers=auth(), **kwargs)
 
@@ -80,9 +86,9 @@ def test_missing_content_type_is_415(client, pg):
     assert_nothing_stored(pg)
 
 
-def test_json_with_charset_parameter_is_accepted(client):
+def test_json_with_charset_parameter_is_accepted(fresh_client):
     response = post_raw(
-        client, json.dumps(valid_body()), content_type="application/json; charset=utf-8"
+        fresh_client, json.dumps(valid_body()), content_type="application/json; charset=utf-8"
     )
 
     assert response.status_code == 202
@@ -96,10 +102,10 @@ def test_body_over_the_default_limit_is_413(client, pg):
     assert_nothing_stored(pg)
 
 
-def test_body_just_under_the_default_limit_is_accepted(client):
+def test_body_just_under_the_default_limit_is_accepted(fresh_client):
     padding = "x" * (1024 * 1024 - 2048)
 
-    response = post_raw(client, json.dumps(valid_body(input={"pad": padding})))
+    response = post_raw(fresh_client, json.dumps(valid_body(input={"pad": padding})))
 
     assert response.status_code == 202
 
@@ -170,13 +176,13 @@ def test_nul_characters_are_400(client, pg, raw):
     assert_nothing_stored(pg)
 
 
-def test_escaped_backslash_before_u0000_text_is_not_a_nul(client, pg):
+def test_escaped_backslash_before_u0000_text_is_not_a_nul(fresh_client, pg):
     # "\\u0000" is a backslash followed by the text u0000, which PostgreSQL stores fine
     raw = b'{"flow_definition": FLOW, "input": {"a": "\\\\u0000"}}'.replace(
         b"FLOW", json.dumps(sample_flow()).encode()
     )
 
-    response = post_raw(client, raw)
+    response = post_raw(fresh_client, raw)
 
     assert response.status_code == 202
     row = pg.execute("SELECT input_data FROM flow_runs_audit").fetchone()
@@ -213,12 +219,12 @@ def test_unpaired_surrogates_are_400(client, pg, fragment):
     assert_nothing_stored(pg)
 
 
-def test_escaped_surrogate_pair_is_an_ordinary_character(client, pg):
+def test_escaped_surrogate_pair_is_an_ordinary_character(fresh_client, pg):
     raw = b'{"flow_definition": FLOW, "input": {"x": "\\ud83d\\ude00", "y": 1.5}}'.replace(
         b"FLOW", json.dumps(sample_flow()).encode()
     )
 
-    assert post_raw(client, raw).status_code == 202
+    assert post_raw(fresh_client, raw).status_code == 202
     row = pg.execute("SELECT input_data FROM flow_runs_audit").fetchone()
     assert row["input_data"] == {"x": "\U0001f600", "y": 1.5}
 

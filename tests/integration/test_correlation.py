@@ -56,15 +56,15 @@ def test_supplied_id_is_echoed_on_accept(client):
     ],
     ids=["unknown-route", "unknown-run", "no-token", "wrong-method", "bad-json", "not-json"],
 )
-def test_supplied_id_is_echoed_on_errors(client, call, status):
-    response = call(client, {HEADER: "corr-error"})
+def test_supplied_id_is_echoed_on_errors(quiet_client, call, status):
+    response = call(quiet_client, {HEADER: "corr-error"})
 
     assert_error(response, status)
     assert response.headers[HEADER] == "corr-error"
 
 
-def test_supplied_id_is_echoed_on_health(client):
-    response = client.get("/health/live", headers={HEADER: "corr-health"})
+def test_supplied_id_is_echoed_on_health(quiet_client):
+    response = quiet_client.get("/health/live", headers={HEADER: "corr-health"})
 
     assert response.headers[HEADER] == "corr-health"
 
@@ -92,15 +92,15 @@ def test_id_is_generated_when_absent(client):
     assert response.get_json()["correlation_id"] == generated
 
 
-def test_id_is_generated_for_errors_when_absent(client):
-    response = client.get("/no/such/route")
+def test_id_is_generated_for_errors_when_absent(quiet_client):
+    response = quiet_client.get("/no/such/route")
 
     assert is_uuid(response.headers[HEADER])
 
 
-def test_each_request_gets_its_own_generated_id(client):
-    first = client.get("/health/live").headers[HEADER]
-    second = client.get("/health/live").headers[HEADER]
+def test_each_request_gets_its_own_generated_id(quiet_client):
+    first = quiet_client.get("/health/live").headers[HEADER]
+    second = quiet_client.get("/health/live").headers[HEADER]
 
     assert first != second
 

@@ -8,6 +8,12 @@ from tests.conftest import auth
 from tests.integration.conftest import assert_error, assert_nothing_stored
 
 
+@pytest.fixture
+def client(quiet_client):
+    """Invalid flows store nothing, so one app serves the module."""
+    return quiet_client
+
+
 def task(task_id: str, *deps: str, **fields) -> dict:
     return {"id": task_id, "type": "tool", "depends_on": list(deps), **fields}
 
@@ -161,8 +167,8 @@ def test_neither_flow_id_nor_flow_definition_is_400(client, pg):
     assert_nothing_stored(pg)
 
 
-def test_valid_flow_is_stored_normalised_with_defaults(client, pg):
-    response = post_flow(client, {"id": "f", "tasks": [{"id": "a", "type": "llm", "x": 1}]})
+def test_valid_flow_is_stored_normalised_with_defaults(fresh_client, pg):
+    response = post_flow(fresh_client, {"id": "f", "tasks": [{"id": "a", "type": "llm", "x": 1}]})
 
     assert response.status_code == 202
     stored = pg.execute("SELECT flow_definition FROM flow_runs_audit").fetchone()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error, assert_nothing_stored, create_run
 
@@ -121,3 +123,15 @@ def test_client_supplied_server_fields_are_ignored(client, pg):
     assert row["created_at"].year > 2000
     assert row["output_data"] is None
     assert row["error_message"] is None
+
+
+@pytest.mark.parametrize("flow_id", ["x" * 300, {"nested": "object"}], ids=["too-long", "object"])
+def test_other_tenant_with_an_odd_flow_id_is_still_403(client, pg, flow_id):
+    response = client.post(
+        "/v1/runs",
+        json={"flow_definition": {"id": flow_id, "tasks": []}, "tenant_id": "globex"},
+        headers=auth("acme"),
+    )
+
+    assert_error(response, 403)
+    assert_nothing_stored(pg)

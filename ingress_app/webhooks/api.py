@@ -1,0 +1,150 @@
+"""HTTP resources for webhooks: configurations (JWT) and the intake (webhook secret)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import g, request
+from flask.views import MethodView
+
+from ..auth import auth_required
+from ..body import _read_body as read_body
+from ..extensions import Blueprint
+from ..ratelimit import tenant_limited
+from ..schemas import documents_errors
+from . import intake, service
+from .schemas import (
+    DeliveryListArgsSchema,
+    DeliveryPageSchema,
+    RotatedSecretSchema,
+    RotateSecretSchema,
+    WebhookAcceptedSchema,
+    WebhookConfigCreatedSchema,
+    WebhookConfigCreateSchema,
+    WebhookConfigListArgsSchema,
+    WebhookConfigPageSchema,
+    WebhookConfigSchema,
+    WebhookConfigUpdateSchema,
+)
+
+configs_blp = Blueprint(
+    "webhook_configs",
+    __name__,
+    url_prefix="/v1/webhook-configs",
+    description="Webhooks: which flow a sender starts, and how it authenticates.",
+)
+intake_blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/v1/webhooks",
+    description="Webhook intake: n8n, Zapier, Standard Webhooks senders start runs.",
+)
+
+
+@configs_blp.route("")
+class WebhookConfigs(MethodView):
+    decorators = [auth_required]
+
+    @configs_blp.arguments(WebhookConfigListArgsSchema(), location="query", unknown=ma.RAISE)
+    @configs_blp.response(200, WebhookConfigPageSchema)
+    @documents_errors(configs_blp, 400, 401, 503)
+    def get(self, args):
+        """List the tenant's webhooks, newest first."""
+        return service.list_configs(g.principal.tenant_id, args)
+
+    @configs_blp.arguments(WebhookConfigCreateSchema())
+    @configs_blp.response(201, WebhookConfigCreatedSchema)
+    @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
+    def post(self, body):
+        """Create a webhook. The response carries its `secret`: this once, never again."""
+        created = service.create_config(body, g.principal, g.correlation_id)
+        return created, 201, {"Location": f"/v1/webhook-configs/{created['webhook_id']}"}
+
+
+@configs_blp.route("/<string:webhook_id>")
+class WebhookConfigById(MethodView):
+    decorators = [auth_required]
+
+    @configs_blp.response(200, WebhookConfigSchema)
+    @documents_errors(configs_blp, 401, 404, 503)
+    def get(self, webhook_id):
+        """Show a webhook of the tenant (without its secret)."""
+        return service.get_config(g.principal.tenant_id, webhook_id)
+
+    @configs_blp.arguments(WebhookConfigUpdateSchema())
+    @configs_blp.response(200, WebhookConfigSchema)
+    @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
+    def patch(self, body, webhook_id):
+        """Change a webhook; fields left out keep their value."""
+        return service.update_config(webhook_id, body, g.principal, g.correlation_id)
+
+    @configs_blp.response(204)
+    @documents_errors(configs_blp, 401, 404, 503)
+    def delete(self, webhook_id):
+        """Delete a webhook: its URL answers 404 from now on."""
+        service.delete_config(webhook_id, g.principal, g.correlation_id)
+
+
+@configs_blp.route("/<string:webhook_id>/rotate-secret")
+class WebhookSecretRotation(MethodView):
+    decorators = [auth_required]
+
+    @configs_blp.arguments(RotateSecretSchema())
+    @configs_blp.response(200, RotatedSecretSchema)
+    @documents_errors(configs_blp, 400, 401, 404, 415, 503)
+    def post(self, body, webhook_id):
+        """Issue a new secret (shown this once); the old one works for a grace period."""
+        return service.rotate_secret(
+            webhook_id, g.principal, g.correlation_id, body.get("grace_seconds")
+        )
+
+
+@configs_blp.route("/<string:webhook_id>/deliveries")
+class WebhookDeliveries(MethodView):
+    decorators = [auth_required]
+
+    @configs_blp.arguments(DeliveryListArgsSchema(), location="query", unknown=ma.RAISE)
+    @configs_blp.response(200, DeliveryPageSchema)
+    @documents_errors(configs_blp, 400, 401, 404, 503)
+    def get(self, args, webhook_id):
+        """List the webhook's recent deliveries, newest first, with outcome and run."""
+        return service.list_deliveries(g.principal.tenant_id, webhook_id, args)
+
+
+@tenant_limited
+def _accept_limited(authenticated: intake.AuthenticatedDelivery) -> intake.Accepted:
+    return intake.accept_delivery(authenticated, g.correlation_id)
+
+
+@intake_blp.route("/<string:webhook_id>", endpoint="intake")
+class WebhookIntake(MethodView):
+    @intake_blp.doc(
+        security=[],
+        requestBody={
+            "required": False,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            },
+        },
+    )
+    @intake_blp.response(202, WebhookAcceptedSchema)
+    @documents_errors(intake_blp, 400, 401, 403, 404, 413, 415, 429, 503)
+    def post(self, webhook_id):
+        """Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
+
+        JSON, form-encoded, or the envelope `{webhook_id, payload, headers, source}`.
+        A delivery id seen before (`webhook-id`, `Idempotency-Key` or the source's own)
+        answers with the run it made.
+        """
+        incoming = intake.Incoming(
+            raw_body=read_body(),
+            mimetype=request.mimetype,
+            headers=request.headers,
+            query=request.args.to_dict(),
+            remote_addr=request.remote_addr,
+        )
+        authenticated = intake.authenticate_delivery(webhook_id, incoming, g.correlation_id)
+        g.principal = authenticated.principal  # the rate limit counts against its tenant
+        accepted = _accept_limited(authenticated)
+        headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
+        return {"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}, 202, headers

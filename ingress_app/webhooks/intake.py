@@ -1,0 +1,391 @@
+"""The intake: a delivery to `POST /v1/webhooks/{webhook_id}` becomes a run through
+the one accept pipeline.
+
+In order: the body's size (413) → the webhook (unknown, disabled or deleted: the same
+404) → the body's format (415/400) → credentials (401, audited) → the tenant's rate limit (429, in the
+view) → the delivery id (a known one answers with its run) → source enabled for the
+tenant (403) → input mapping (400) → `accept_run` (validation, policies, idempotency,
+storage). Every delivery that reached the credential check is recorded in
+`webhook_deliveries`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from werkzeug.datastructures import Headers
+
+from .. import metrics
+from ..audit import service as audit
+from ..auth import Principal
+from ..contracts import SourceAdapter, WebhookDelivery
+from ..db_types import utcnow
+from ..errors import (
+    ApiError,
+    Forbidden,
+    IdempotencyMismatch,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from ..extensions import db
+from ..policies.runtime import policy_engine
+from ..runs import store as run_store
+from ..runs.service import Accepted, RunRequest, accept_run
+from . import store
+from .crypto import secret_box
+from .models import WebhookConfig
+from .payloads import clean_delivery_id, map_input, mapping_headers, parse_body
+from .service import RESOURCE
+from .verification import AuthFailure, header_name, verify_credentials
+
+log = logging.getLogger(__name__)
+
+DELIVERY_UNAUTHORIZED = "webhook.unauthorized"
+DELIVERY_REJECTED = "webhook.rejected"
+MAX_WEBHOOK_ID_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A request to the intake URL, as read from HTTP."""
+
+    raw_body: bytes
+    mimetype: str
+    headers: Headers
+    query: dict[str, Any]
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """What the intake needs of a config (read once, no lazy loading later)."""
+
+    webhook_id: str
+    tenant_id: str
+    user_id: str
+    source: str
+    auth_type: str
+    auth_options: dict[str, Any]
+    flow_id: str
+    flow_version: str | None
+    flow_definition: dict[str, Any] | None
+    input_mapping: dict[str, str] | None
+    secrets: tuple[str, ...] = field(repr=False)
+
+    @property
+    def actor(self) -> str:
+        return f"webhook:{self.webhook_id}"
+
+
+@dataclass(slots=True)
+class AuthenticatedDelivery:
+    webhook: Webhook
+    principal: Principal
+    adapter: SourceAdapter | None
+    delivery: WebhookDelivery
+    envelope_headers: dict[str, str]
+    received_at: Any
+
+
+def _load_webhook(webhook_id: str) -> Webhook:
+    """The enabled webhook with this id; unknown, disabled and deleted are the same 404."""
+    config = None
+    if len(webhook_id) <= MAX_WEBHOOK_ID_LENGTH:
+        config = db.session.execute(
+            db.select(WebhookConfig).where(
+                WebhookConfig.webhook_id == webhook_id,
+                WebhookConfig.enabled.is_(True),
+                WebhookConfig.deleted_at.is_(None),
+            )
+        ).scalar_one_or_none()
+    if config is None or not config.secret:
+        db.session.rollback()
+        raise NotFound(f"webhook {webhook_id!r} not found")
+    box = secret_box()
+    valid = [box.open(config.secret)]
+    expires = config.previous_secret_expires_at
+    if config.previous_secret and expires is not None and expires > utcnow():
+        valid.append(box.open(config.previous_secret))
+    settings = config.settings
+    webhook = Webhook(
+        webhook_id=config.webhook_id,
+        tenant_id=config.tenant_id,
+        user_id=config.user_id,
+        source=config.source,
+        auth_type=config.auth_type,
+        auth_options=dict(settings.get("auth") or {}),
+        flow_id=config.flow_id,
+        flow_version=config.flow_version,
+        flow_definition=settings.get("flow_definition"),
+        input_mapping=settings.get("input_mapping"),
+        secrets=tuple(valid),
+    )
+    db.session.rollback()  # end the read transaction
+    return webhook
+
+
+def _adapter_verdict(
+    adapter: SourceAdapter | None, delivery: WebhookDelivery, secrets: tuple[str, ...]
+) -> bool | None:
+    """The adapter's own signature check: True/False, or None to use the config's method."""
+    if adapter is None or type(adapter).verify is SourceAdapter.verify:
+        return None
+    verdicts = []
+    for secret in secrets:
+        try:
+            verdicts.append(adapter.verify(delivery, secret))
+        except Exception:
+            log.exception("source adapter %r raised in verify", adapter.name)
+            verdicts.append(False)
+    if any(v is True for v in verdicts):
+        return True
+    if any(v is False for v in verdicts):
+        return False
+    return None
+
+
+def _record(
+    webhook: Webhook,
+    *,
+    delivery_id: str | None,
+    received_at,
+    outcome: str,
+    status: int,
+    accepted: Accepted | None = None,
+    detail: Any = None,
+) -> None:
+    store.record_delivery(
+        {
+            "webhook_id": webhook.webhook_id,
+            "tenant_id": webhook.tenant_id,
+            "delivery_id": delivery_id,
+            "source": webhook.source,
+            "received_at": received_at,
+            "outcome": outcome,
+            "status_code": status,
+            "run_id": accepted.run_id if accepted else None,
+            "correlation_id": accepted.correlation_id if accepted else None,
+            "detail": detail,
+        }
+    )
+    metrics.WEBHOOK_DELIVERIES.labels(webhook.source, outcome).inc()
+
+
+def authenticate_delivery(
+    webhook_id: str, incoming: Incoming, correlation_id: str | None
+) -> AuthenticatedDelivery:
+    """Find the webhook, read the body and check the sender's credentials."""
+    webhook = _load_webhook(webhook_id)
+    received_at = utcnow()
+    parsed = parse_body(incoming.raw_body, incoming.mimetype, webhook_id)
+    adapter_class = policy_engine().plugins.adapters.get(webhook.source)
+    adapter = adapter_class() if adapter_class is not None else None
+    delivery = WebhookDelivery(
+        payload=parsed.payload,
+        headers=dict(incoming.headers.items()),
+        query=incoming.query,
+        raw_body=incoming.raw_body,
+        content_type=incoming.mimetype,
+    )
+    try:
+        verdict = _adapter_verdict(adapter, delivery, webhook.secrets)
+        if verdict is None:
+            verify_credentials(
+                webhook.auth_type,
+                webhook.auth_options,
+                incoming.headers,
+                incoming.raw_body,
+                webhook.secrets,
+                now=time.time(),
+                tolerance=int(current_app.config["WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS"]),
+            )
+        elif verdict is False:
+            raise AuthFailure(f"the {webhook.source} signature is missing or does not match")
+    except AuthFailure as failure:
+        audit.add_audit_event(
+            tenant_id=webhook.tenant_id,
+            actor=webhook.actor,
+            action=DELIVERY_UNAUTHORIZED,
+            outcome="rejected",
+            resource_type=RESOURCE,
+            resource_id=webhook.webhook_id,
+            correlation_id=correlation_id,
+            detail={"reason": failure.reason, "remote_addr": incoming.remote_addr},
+        )
+        _record(
+            webhook,
+            delivery_id=None,
+            received_at=received_at,
+            outcome="unauthorized",
+            status=401,
+            detail={"reason": failure.reason},
+        )
+        db.session.commit()
+        log.warning(
+            "webhook delivery refused: %s",
+            failure.reason,
+            extra={"webhook_id": webhook.webhook_id, "tenant_id": webhook.tenant_id},
+        )
+        raise Unauthorized(
+            failure.reason, headers={"WWW-Authenticate": failure.challenge}
+        ) from None
+    return AuthenticatedDelivery(
+        webhook=webhook,
+        principal=Principal(user_id=webhook.user_id, tenant_id=webhook.tenant_id),
+        adapter=adapter,
+        delivery=delivery,
+        envelope_headers=parsed.envelope_headers,
+        received_at=received_at,
+    )
+
+
+def delivery_key(webhook_id: str, delivery_id: str) -> str:
+    """The accept pipeline's idempotency key for a delivery (per tenant, bounded length)."""
+    digest = hashlib.sha256(f"{webhook_id}\n{delivery_id}".encode()).hexdigest()
+    return f"webhook:{webhook_id[:180]}:{digest[:48]}"
+
+
+def _delivery_id(authenticated: AuthenticatedDelivery) -> str | None:
+    headers = authenticated.delivery.headers
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in ("webhook-id", "idempotency-key"):
+        if lowered.get(name, "").strip():
+            return clean_delivery_id(lowered[name], f"{name} header")
+    if authenticated.adapter is not None:
+        return clean_delivery_id(
+            authenticated.adapter.delivery_id(authenticated.delivery),
+            f"{authenticated.webhook.source} adapter",
+        )
+    return None
+
+
+def _run_request(authenticated: AuthenticatedDelivery, request_id: str | None) -> RunRequest:
+    webhook = authenticated.webhook
+    adapter = authenticated.adapter
+    if (
+        adapter is None
+        or webhook.source not in policy_engine().chain(webhook.tenant_id).webhook_sources
+    ):
+        raise Forbidden(f"webhook source {webhook.source!r} is not enabled for this tenant")
+    try:
+        payload = adapter.normalise(authenticated.delivery)
+    except Exception:
+        log.exception("source adapter %r raised in normalise", webhook.source)
+        raise ValidationFailed(
+            [
+                {
+                    "path": "payload",
+                    "message": f"the {webhook.source} adapter cannot read this payload",
+                }
+            ]
+        ) from None
+    hidden = {name for name in (header_name(webhook.auth_type, webhook.auth_options),) if name}
+    view = {
+        "payload": payload,
+        "headers": mapping_headers(
+            authenticated.delivery.headers, authenticated.envelope_headers, hidden
+        ),
+        "query": authenticated.delivery.query,
+    }
+    inline = webhook.flow_definition is not None
+    return RunRequest(
+        flow_id=None if inline else webhook.flow_id,
+        flow_version=None if inline else webhook.flow_version,
+        flow_definition=webhook.flow_definition,
+        input=map_input(webhook.input_mapping, view),
+        request_id=request_id,
+        source="webhook",
+        actor=webhook.actor,
+    )
+
+
+def _accept(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
+    """`accept_run`; a delivery id seen before (even with another payload) is its first run."""
+    try:
+        return accept_run(req, principal, correlation_id)
+    except IdempotencyMismatch:
+        found = run_store.find_by_idempotency_key(principal.tenant_id, req.request_id)
+        if found is None:  # pragma: no cover - the run was deleted by hand in between
+            raise
+        return Accepted(found["run_id"], found["correlation_id"], replayed=True)
+
+
+_OUTCOME_BY_STATUS = {403: "denied"}
+
+
+def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -> Accepted:
+    """Start the delivery's run (or answer with the run its delivery id already made)."""
+    webhook = authenticated.webhook
+    delivery_id = None
+    in_pipeline = False
+    try:
+        delivery_id = _delivery_id(authenticated)
+        if delivery_id is not None:
+            known = store.find_delivery_run(webhook.webhook_id, delivery_id)
+            if known is not None:
+                accepted = Accepted(*known, replayed=True)
+                _record(
+                    webhook,
+                    delivery_id=delivery_id,
+                    received_at=authenticated.received_at,
+                    outcome="replayed",
+                    status=202,
+                    accepted=accepted,
+                )
+                db.session.commit()
+                return accepted
+            db.session.rollback()
+        req = _run_request(
+            authenticated, delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None
+        )
+        in_pipeline = True
+        accepted = _accept(req, authenticated.principal, correlation_id)
+    except ApiError as error:
+        db.session.rollback()
+        outcome = _OUTCOME_BY_STATUS.get(error.status, "rejected")
+        # accept_run audits its own denials; everything else is audited here
+        if not (in_pipeline and isinstance(error, Forbidden)):
+            audit.add_audit_event(
+                tenant_id=webhook.tenant_id,
+                actor=webhook.actor,
+                action=DELIVERY_REJECTED,
+                outcome=outcome,
+                resource_type=RESOURCE,
+                resource_id=webhook.webhook_id,
+                correlation_id=correlation_id,
+                detail={"status": error.status, "error": error.error, "delivery_id": delivery_id},
+            )
+        _record(
+            webhook,
+            delivery_id=delivery_id,
+            received_at=authenticated.received_at,
+            outcome=outcome,
+            status=error.status,
+            detail={"error": error.error, "detail": error.detail},
+        )
+        db.session.commit()
+        raise
+    _record(
+        webhook,
+        delivery_id=delivery_id,
+        received_at=authenticated.received_at,
+        outcome="replayed" if accepted.replayed else "accepted",
+        status=202,
+        accepted=accepted,
+    )
+    db.session.commit()
+    log.info(
+        "webhook delivery accepted",
+        extra={
+            "webhook_id": webhook.webhook_id,
+            "run_id": accepted.run_id,
+            "replayed": accepted.replayed,
+        },
+    )
+    return accepted

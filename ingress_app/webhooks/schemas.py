@@ -1,0 +1,211 @@
+"""Request and response schemas of the webhook configuration API."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ..pagination import PageArgsSchema, page_schema
+from .verification import (
+    AUTH_TYPES,
+    BASIC,
+    DEFAULT_HEADERS,
+    DEFAULT_USERNAME,
+    HEADER_TOKEN,
+    HMAC_SHA256,
+)
+
+# An HTTP header name (RFC 9110 token).
+_HEADER_NAME = validate.Regexp(
+    r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$", error="not a valid HTTP header name"
+)
+OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied")
+
+
+class WebhookAuthSchema(ma.Schema):
+    """How senders prove they are allowed: the method and its options."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    type = ma.fields.String(
+        load_default="standard-webhooks",
+        validate=validate.OneOf(AUTH_TYPES, error="unknown auth type {input!r}; one of {choices}"),
+    )
+    header = ma.fields.String(
+        validate=_HEADER_NAME,
+        metadata={
+            "description": "hmac-sha256 / header-token: the header to read "
+            f"(default {DEFAULT_HEADERS[HMAC_SHA256]} / {DEFAULT_HEADERS[HEADER_TOKEN]})"
+        },
+    )
+    username = ma.fields.String(
+        validate=[
+            validate.Length(min=1, max=255),
+            validate.Regexp(r"^[^:\x00-\x1f\x7f]+$", error="no ':' or control characters"),
+        ],
+        metadata={"description": f"basic: the username (default {DEFAULT_USERNAME!r})"},
+    )
+
+    @ma.validates_schema
+    def _options_fit_the_type(self, data, **kwargs):
+        auth_type = data.get("type")
+        if "header" in data and auth_type not in DEFAULT_HEADERS:
+            raise ma.ValidationError(
+                f"only {' and '.join(DEFAULT_HEADERS)} take a header", "header"
+            )
+        if "username" in data and auth_type != BASIC:
+            raise ma.ValidationError("only basic takes a username", "username")
+
+
+def _mapping_field(**kwargs) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=255)),
+        values=ma.fields.String(validate=validate.Length(min=1, max=1000)),
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "Run input key → JMESPath over {payload, headers, query}; "
+            "none: the payload is the input"
+        },
+        **kwargs,
+    )
+
+
+class WebhookConfigCreateSchema(ma.Schema):
+    """A webhook: which flow it starts, which sender it expects, how senders authenticate."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    flow_id = ma.fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "Registry flow (or give flow_definition)"},
+    )
+    flow_version = ma.fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Pinned registry version; default latest"},
+    )
+    flow_definition = ma.fields.Dict(metadata={"description": "Inline flow definition"})
+    source = ma.fields.String(
+        load_default="generic",
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Source adapter: generic, standard, n8n, zapier, …"},
+    )
+    auth = ma.fields.Nested(WebhookAuthSchema, load_default=lambda: {"type": "standard-webhooks"})
+    input_mapping = _mapping_field(allow_none=True)
+    enabled = ma.fields.Boolean(load_default=True)
+    description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class WebhookConfigUpdateSchema(ma.Schema):
+    """Change a webhook; fields left out keep their value (`null` clears optional ones)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
+    flow_version = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    flow_definition = ma.fields.Dict(allow_none=True)
+    source = ma.fields.String(validate=validate.Length(min=1, max=64))
+    auth = ma.fields.Nested(WebhookAuthSchema)
+    input_mapping = _mapping_field(allow_none=True)
+    enabled = ma.fields.Boolean()
+    description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+    @ma.validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("give at least one field to change")
+
+
+class WebhookAuthOutSchema(ma.Schema):
+    type = ma.fields.String(required=True, metadata={"enum": list(AUTH_TYPES)})
+    header = ma.fields.String()
+    username = ma.fields.String()
+
+
+class WebhookConfigSchema(ma.Schema):
+    """A webhook as the API shows it (never its secret)."""
+
+    webhook_id = ma.fields.String(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "Where senders POST"})
+    flow_id = ma.fields.String(required=True)
+    flow_version = ma.fields.String(allow_none=True)
+    flow_definition = ma.fields.Dict(allow_none=True)
+    source = ma.fields.String(required=True)
+    auth = ma.fields.Nested(WebhookAuthOutSchema, required=True)
+    input_mapping = ma.fields.Dict(allow_none=True)
+    enabled = ma.fields.Boolean(required=True)
+    description = ma.fields.String(allow_none=True)
+    created_by = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    previous_secret_expires_at = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "Until when the secret replaced by the last rotation still works",
+        },
+    )
+
+
+class WebhookConfigCreatedSchema(WebhookConfigSchema):
+    """The new webhook, with its secret: shown this once."""
+
+    secret = ma.fields.String(
+        required=True, metadata={"description": "Shown only in this response"}
+    )
+
+
+class RotateSecretSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    grace_seconds = ma.fields.Integer(
+        validate=validate.Range(min=0, max=30 * 86_400),
+        metadata={
+            "description": "How long the old secret keeps working "
+            "(default WEBHOOK_SECRET_GRACE_SECONDS)"
+        },
+    )
+
+
+class RotatedSecretSchema(ma.Schema):
+    webhook_id = ma.fields.String(required=True)
+    secret = ma.fields.String(
+        required=True, metadata={"description": "Shown only in this response"}
+    )
+    previous_secret_expires_at = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class WebhookConfigListArgsSchema(PageArgsSchema):
+    source = ma.fields.String(validate=validate.Length(min=1, max=64))
+    enabled = ma.fields.Boolean()
+
+
+class DeliverySchema(ma.Schema):
+    """One delivery (or one delivery id and its attempts)."""
+
+    delivery_id = ma.fields.String(allow_none=True)
+    received_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    last_received_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    attempts = ma.fields.Integer(required=True)
+    outcome = ma.fields.String(required=True, metadata={"enum": list(OUTCOMES)})
+    status_code = ma.fields.Integer(required=True)
+    run_id = ma.fields.String(allow_none=True)
+    correlation_id = ma.fields.String(allow_none=True)
+    source = ma.fields.String(required=True)
+    detail = ma.fields.Raw(allow_none=True)
+
+
+class DeliveryListArgsSchema(PageArgsSchema):
+    outcome = ma.fields.String(validate=validate.OneOf(OUTCOMES))
+
+
+class WebhookAcceptedSchema(ma.Schema):
+    run_id = ma.fields.String(required=True)
+    correlation_id = ma.fields.String(required=True)
+
+
+WebhookConfigPageSchema = page_schema(WebhookConfigSchema, "WebhookConfigPage")
+DeliveryPageSchema = page_schema(DeliverySchema, "WebhookDeliveryPage")

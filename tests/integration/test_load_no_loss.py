@@ -1,0 +1,194 @@
+"""Load without loss: 2,000 creates through gunicorn while Kafka goes away and a worker dies.
+
+The real serving path — `gunicorn -c gunicorn.conf.py wsgi:app` with in-worker outbox
+relays — against PostgreSQL, Redis and tansu behind a proxy the test cuts. Clients
+retry failed requests with the same Idempotency-Key, as a well-behaved client would.
+Afterwards: runs in PostgreSQL = accepted responses = distinct message_ids on Kafka,
+no duplicate runs, and each tenant sees only its own runs.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import JWT_SECRET, make_token, sample_flow
+from tests.support.kafka import consume_all, free_port
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOTAL = 2000
+CONNECTIONS = 32
+TENANTS = ["acme", "globex", "initech", "umbrella"]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def gunicorn_server(postgres_url, redis_url, kafka_broker, kafka_topics, tmp_path):
+    if kafka_broker.proxy is None:
+        pytest.skip("needs the test-controlled proxy in front of tansu")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap,
+        "KAFKA_TOPIC_FLOW_RUNS": kafka_topics[0],
+        "JWT_SECRET_KEY": JWT_SECRET,
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "API_WORKERS": "2",
+        "API_THREADS": "8",
+        "OUTBOX_DELIVERY_TIMEOUT_SECONDS": "3",
+        "LOG_LEVEL": "WARNING",
+        "INGRESS_INSTANCE_PATH": str(tmp_path / "instance"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log = open(tmp_path / "gunicorn.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+    def healthy() -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/health/live")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    try:
+        assert wait_for(healthy, 30), (tmp_path / "gunicorn.log").read_text()[-3000:]
+        yield {"port": port, "pid": proc.pid, "log": tmp_path / "gunicorn.log"}
+    finally:
+        kafka_broker.proxy.restore()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+
+
+def worker_pids(master: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def test_two_thousand_creates_survive_kafka_outage_and_worker_kill(
+    gunicorn_server, kafka_broker, kafka_topics, pg
+):
+    port = gunicorn_server["port"]
+    tokens = {tenant: make_token(tenant, f"user-{tenant}", expires_in=3600) for tenant in TENANTS}
+    jobs = [(TENANTS[i % len(TENANTS)], f"load-{i}-{uuid.uuid4().hex[:8]}", i) for i in range(TOTAL)]
+    accepted: dict[str, tuple[str, str]] = {}  # idempotency key -> (tenant, run_id)
+    lock = threading.Lock()
+    progress = {"done": 0, "retries": 0}
+    failures: list[str] = []
+    cursor = iter(jobs)
+
+    def client() -> None:
+        conn = None
+        while True:
+            with lock:
+                job = next(cursor, None)
+            if job is None:
+                break
+            tenant, key, i = job
+            body = json.dumps({"flow_definition": sample_flow(), "input": {"i": i}})
+            headers = {
+                "Authorization": f"Bearer {tokens[tenant]}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": key,
+            }
+            for attempt in range(120):
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    conn.request("POST", "/v1/runs", body=body, headers=headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                    if response.status == 202:
+                        with lock:
+                            accepted[key] = (tenant, json.loads(payload)["run_id"])
+                            progress["done"] += 1
+                        break
+                    assert response.status >= 500, (response.status, payload)
+                except (OSError, http.client.HTTPException):
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                with lock:
+                    progress["retries"] += 1
+                time.sleep(min(0.05 * (attempt + 1), 1.0))
+            else:
+                failures.append(key)
+        if conn is not None:
+            conn.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+
+    assert wait_for(lambda: progress["done"] >= 400, 120)
+    kafka_broker.proxy.cut()  # Kafka goes away: accepts must continue
+    assert wait_for(lambda: progress["done"] >= 900, 120)
+    victim = worker_pids(gunicorn_server["pid"])[0]
+    os.kill(victim, signal.SIGKILL)  # a worker dies mid-flight; the master replaces it
+    assert wait_for(lambda: progress["done"] >= 1400, 120)
+    kafka_broker.proxy.restore()
+    for thread in threads:
+        thread.join(300)
+    assert failures == []
+    assert progress["done"] == TOTAL
+
+    run_ids = {run_id for _, run_id in accepted.values()}
+    assert len(accepted) == TOTAL and len(run_ids) == TOTAL
+    rows = pg.execute("SELECT run_id, tenant_id, request_id FROM flow_runs_audit").fetchall()
+    assert len(rows) == TOTAL  # no duplicate runs from retries
+    assert {r["run_id"] for r in rows} == run_ids
+    assert all(accepted[r["request_id"]] == (r["tenant_id"], r["run_id"]) for r in rows)
+
+    def drained() -> bool:
+        return pg.execute(
+            "SELECT count(*) AS n FROM outbox_messages WHERE published_at IS NULL"
+        ).fetchone()["n"] == 0
+
+    assert wait_for(drained, 120, interval=0.5), gunicorn_server["log"].read_text()[-3000:]
+    messages = consume_all(kafka_broker.bootstrap, kafka_topics[0], timeout=60, idle=3.0)
+    envelopes = [json.loads(m.value()) for m in messages]
+    message_ids = {e["message_id"] for e in envelopes}
+    assert len(message_ids) == TOTAL  # redelivery after the kill may repeat a message_id
+    assert {e["run_id"] for e in envelopes} == run_ids
+
+    for tenant in TENANTS:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v1/runs?limit=100", headers={"Authorization": f"Bearer {tokens[tenant]}"})
+        items = json.loads(conn.getresponse().read())["items"]
+        conn.close()
+        assert items and {item["tenant_id"] for item in items} == {tenant}
+        own = sum(1 for r in rows if r["tenant_id"] == tenant)
+        assert own == TOTAL // len(TENANTS)

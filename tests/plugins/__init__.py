@@ -1,0 +1,1 @@
+"""Test-only plugin modules, named under `plugins:` in temporary policies files."""
