@@ -17,6 +17,8 @@ os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"ingress-metrics-{os.getpid()}")
 )
 
+from gunicorn.glogging import Logger  # noqa: E402
+
 from ingress_app.config import load_config  # noqa: E402
 
 _cfg = load_config()
@@ -40,6 +42,17 @@ max_requests_jitter = 2000
 # never shared across processes.
 preload_app = False
 accesslog = os.environ.get("ACCESS_LOG") or None
+
+
+class IngressLogger(Logger):
+    """gunicorn's logger, but access lines cost nothing unless ACCESS_LOG is set."""
+
+    def access(self, resp, req, environ, request_time):
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = IngressLogger
 
 _formatter = (
     {
