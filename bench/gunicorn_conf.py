@@ -32,4 +32,4 @@ import os as _os  # noqa: E402
 
 if _os.environ.get("BENCH_MAX_REQUESTS") is not None:
     max_requests = int(_os.environ["BENCH_MAX_REQUESTS"])
-    max_requests_jitter = 0 if max_requests == 0 else max_requests_jitter
+    max_requests_jitter = 0 if max_requests == 0 else globals().get("max_requests_jitter", 0)

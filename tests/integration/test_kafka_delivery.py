@@ -102,6 +102,11 @@ def test_broker_outage_loses_nothing(kafka_app, kafka_broker, kafka_topics, pg):
         assert health["status"] == "warn"
         assert health["checks"]["kafka"]["status"] == "warn"
         assert health["checks"]["outbox"]["pending"] > 0
+        metrics = client.get("/metrics").get_data(as_text=True)
+        backlog = next(
+            line for line in metrics.splitlines() if line.startswith("ingress_outbox_pending ")
+        )
+        assert float(backlog.split()[1]) > 0
 
         kafka_broker.proxy.restore()
         assert wait_until(lambda: pending_count(pg) == 0, 60, interval=0.25)
