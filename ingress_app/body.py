@@ -1,7 +1,9 @@
 """Read a request's JSON body once, safely.
 
 Every JSON endpoint goes through `json_body()`: it refuses non-JSON content types
-(415), malformed or over-deep JSON, and what PostgreSQL could not store anyway (400):
+(415), malformed JSON or JSON nested more than `MAX_JSON_DEPTH` levels (a bound well
+inside the interpreter's recursion limit, so that storing and serialising the value
+later can never fail), and what PostgreSQL could not store anyway (400):
 NUL characters, lone UTF-16 surrogates, and the non-standard `NaN`/`Infinity` (or a
 number too large for a double). It caches the parsed value on `flask.g` so that webargs
 and the views share one parse.
@@ -17,7 +19,7 @@ from typing import Any
 from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .errors import BadRequest, UnsupportedMediaType
+from .errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 # A JSON-escaped NUL (\u0000) that is not itself an escaped backslash followed by "u0000".
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
@@ -25,6 +27,10 @@ _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 # (which `json.loads` decodes with "surrogatepass"). Only then is the value walked.
 _MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _MISSING = object()
+# Arrays and objects inside one another. Generous for any real flow or payload, and far
+# from Python's recursion limit: a document nested ~900 levels used to parse, then fail
+# while being encoded for storage (a 500).
+MAX_JSON_DEPTH = 100
 
 
 def _invalid(detail: str) -> BadRequest:
@@ -59,6 +65,27 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def nesting_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when arrays/objects are nested more than `limit` levels (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest("the JSON document is nested too deeply", error="Invalid JSON")
+
+
 def is_json_mimetype(mimetype: str) -> bool:
     return mimetype == "application/json" or (
         mimetype.startswith("application/") and mimetype.endswith("+json")
@@ -72,13 +99,17 @@ def parse_json_bytes(data: bytes) -> Any:
     try:
         value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
-        raise BadRequest("the JSON document is nested too deeply", error="Invalid JSON") from None
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             f"the request body is not valid JSON: {exc}", error="Invalid JSON"
         ) from None
     if _MAYBE_SURROGATE.search(data) and _has_lone_surrogate(value):
         raise _invalid("unpaired UTF-16 surrogates are not allowed in the request body")
+    # Only a document with more openers than the limit can be too deep (cheap C counts
+    # keep the walk off the hot path).
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and nesting_exceeds(value):
+        raise _too_deep()
     return value
 
 
@@ -117,5 +148,9 @@ def json_body(*, required: bool = True) -> Any:
             f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
         )
     value = parse_json_bytes(data)
+    if value is None and not required:
+        # None means "no body" to the callers that allow one (webargs); a literal `null`
+        # must not pass for it (a body is an object, as for any other non-object).
+        raise ValidationFailed([{"path": "body", "message": "Invalid input type."}])
     g._json_body = value
     return value

@@ -15,13 +15,68 @@ class ErrorSchema(ma.Schema):
     )
 
 
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+# Headers an error always carries, beside the envelope: documented so that clients (and
+# the schemathesis fuzz test, tests/integration/test_fuzz_openapi.py) can rely on them.
+ERROR_HEADERS: dict[int, dict[str, dict]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The challenge: `Bearer` for tokens; for webhook intake, the "
+            "webhook's scheme (`Basic` or `Webhook`)",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+        }
+    },
+    429: {"Retry-After": _RETRY_AFTER},
+    503: {"Retry-After": _RETRY_AFTER},
+}
+
+
+LOCATION = {
+    "Location": {
+        "description": "Where the resource can be read",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+    }
+}
+IDEMPOTENT_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "Present when the key was seen before: this is the original outcome",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def idempotency_key_parameter(description: str) -> dict:
+    """The optional `Idempotency-Key` request header, as an OpenAPI parameter."""
+    return {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    }
+
+
 def documents_errors(blp, *codes: int):
     """Document the error responses a view can give (all use the error envelope)."""
     from http import HTTPStatus
 
     def decorator(func):
         for code in codes:
-            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+            if code in ERROR_HEADERS:
+                func = blp.alt_response(
+                    code,
+                    schema=ErrorSchema,
+                    description=HTTPStatus(code).phrase,
+                    headers=ERROR_HEADERS[code],
+                )(func)
+            else:
+                func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
         return func
 
     return decorator

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from ..auth import auth_required
 from ..extensions import Blueprint
 from ..pagination import PageArgsSchema
-from ..schemas import documents_errors
+from ..schemas import LOCATION, documents_errors
 from . import service
 from .schemas import (
     FlowListArgsSchema,
@@ -49,7 +49,14 @@ class Flows(MethodView):
         return service.list_flows(g.principal.tenant_id, args)
 
     @blp.arguments(FlowRegisterSchema())
-    @blp.response(201, FlowVersionSchema)
+    @blp.response(201, FlowVersionSchema, headers=LOCATION)
+    @blp.alt_response(
+        200,
+        schema=FlowVersionSchema,
+        description="The same content is already registered: the stored version",
+        headers=LOCATION,
+        success=True,
+    )
     @documents_errors(blp, 400, 401, 403, 409, 413, 415, 503)
     def post(self, body):
         """Register a version of a flow (validated and policy-checked for the tenant).

@@ -7,13 +7,14 @@ import json
 import marshmallow as ma
 from flask import Response, g, request
 from flask.views import MethodView
+from werkzeug.routing import UnicodeConverter
 
 from ..auth import auth_required
 from ..body import json_body
 from ..errors import BadRequest
 from ..extensions import Blueprint
 from ..ratelimit import tenant_limited
-from ..schemas import documents_errors
+from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, idempotency_key_parameter
 from . import service
 from .schemas import (
     RunAcceptedSchema,
@@ -26,6 +27,52 @@ from .schemas import (
 )
 
 blp = Blueprint("runs", __name__, url_prefix="/v1/runs", description="Start and follow flow runs.")
+
+
+class RunIdConverter(UnicodeConverter):
+    """A run id: any path segment except `validate`, which names the sibling resource.
+
+    With a plain `<string:run_id>`, `GET /v1/runs/validate` was routed to "show run
+    'validate'" (a 404) and `OPTIONS /v1/runs/validate` advertised GET, though the
+    document (where a concrete path wins over a template) has only POST there: now it
+    is a 405 with `Allow: POST, OPTIONS`. The `{1,}` keeps the documented `minLength: 1`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # sets `[^/]{1,}`
+        self.regex = r"(?!validate\Z)" + self.regex
+
+
+_SAVED_CONVERTER = "ingress_runs_string_converter"
+
+
+def _run_id_converter_on(state) -> None:
+    """While this blueprint's rules are added, `string` means `RunIdConverter`.
+
+    Swapped rather than registered under a name of its own so that the rules keep
+    their text, `/v1/runs/<string:run_id>`: it is the `route` label of the request
+    metrics (docs/operations.md), which dashboards select on. Restored right after
+    this blueprint's last rule (`_run_id_converter_off`, at the end of the module).
+    """
+    converters = state.app.url_map.converters
+    state.app.extensions[_SAVED_CONVERTER] = converters["string"]
+    converters["string"] = RunIdConverter
+
+
+def _run_id_converter_off(state) -> None:
+    state.app.url_map.converters["string"] = state.app.extensions.pop(_SAVED_CONVERTER)
+
+
+# Deferred functions run in the order they were recorded: on, every route below, off.
+blp.record_once(_run_id_converter_on)
+
+# The document says so too: `/v1/runs/validate` is the concrete path, never a run.
+RUN_ID_PARAMETER = {
+    "in": "path",
+    "name": "run_id",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "not": {"enum": ["validate"]}},
+}
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # The hot path parses and answers by hand (see parse_run_body); the schema documents it.
@@ -71,8 +118,15 @@ class Runs(MethodView):
         return service.list_runs(g.principal.tenant_id, args)
 
     @tenant_limited
-    @blp.doc(requestBody=RUN_CREATE_BODY)
-    @blp.response(202, RunAcceptedSchema)
+    @blp.doc(
+        requestBody=RUN_CREATE_BODY,
+        parameters=[
+            idempotency_key_parameter(
+                "Idempotency key, if the body has no `request_id` (both given: they must be equal)"
+            )
+        ],
+    )
+    @blp.response(202, RunAcceptedSchema, headers={**LOCATION, **IDEMPOTENT_REPLAYED})
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 429, 503)
     def post(self):
         """Start a flow run.
@@ -94,7 +148,7 @@ class Runs(MethodView):
         return response
 
 
-@blp.route("/<string:run_id>")
+@blp.route("/<string:run_id>", parameters=[RUN_ID_PARAMETER])
 class RunById(MethodView):
     decorators = [auth_required]
 
@@ -106,7 +160,7 @@ class RunById(MethodView):
         return Response(body, 200, mimetype="application/json")
 
 
-@blp.route("/<string:run_id>/cancel")
+@blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])
 class RunCancel(MethodView):
     decorators = [auth_required]
 
@@ -141,3 +195,6 @@ class RunValidate(MethodView):
             "modifications": prepared.modifications,
             "flow_definition": prepared.flow.to_dict(),
         }
+
+
+blp.record_once(_run_id_converter_off)  # after the last route (see _run_id_converter_on)

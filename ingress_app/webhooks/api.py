@@ -10,7 +10,7 @@ from ..auth import auth_required
 from ..body import _read_body as read_body
 from ..extensions import Blueprint
 from ..ratelimit import tenant_limited
-from ..schemas import documents_errors
+from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors
 from . import intake, service
 from .schemas import (
     DeliveryListArgsSchema,
@@ -52,7 +52,7 @@ class WebhookConfigs(MethodView):
         return service.list_configs(g.principal.tenant_id, args)
 
     @configs_blp.arguments(WebhookConfigCreateSchema())
-    @configs_blp.response(201, WebhookConfigCreatedSchema)
+    @configs_blp.response(201, WebhookConfigCreatedSchema, headers=LOCATION)
     @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
     def post(self, body):
         """Create a webhook. The response carries its `secret`: this once, never again."""
@@ -88,7 +88,8 @@ class WebhookConfigById(MethodView):
 class WebhookSecretRotation(MethodView):
     decorators = [auth_required]
 
-    @configs_blp.arguments(RotateSecretSchema())
+    # The body is optional (no body: the default grace period), as the view always took it.
+    @configs_blp.arguments(RotateSecretSchema(), required=False)
     @configs_blp.response(200, RotatedSecretSchema)
     @documents_errors(configs_blp, 400, 401, 404, 415, 503)
     def post(self, body, webhook_id):
@@ -115,19 +116,53 @@ def _accept_limited(authenticated: intake.AuthenticatedDelivery) -> intake.Accep
     return intake.accept_delivery(authenticated, g.correlation_id)
 
 
+def _optional_header(name: str, description: str, **schema) -> dict:
+    return {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+# What the intake reads besides the body. Which credentials a webhook needs depends on
+# its `auth.type` (and header names are configurable), so the operation declares
+# `security: []` and documents the Standard Webhooks headers here; a missing or wrong
+# credential is a 401 whose `WWW-Authenticate` names the webhook's scheme.
+INTAKE_PARAMETERS = [
+    _optional_header(
+        "webhook-id", "Standard Webhooks: the delivery id (also the deduplication key)"
+    ),
+    _optional_header("webhook-timestamp", "Standard Webhooks: Unix time of the delivery"),
+    _optional_header(
+        "webhook-signature", "Standard Webhooks: space-separated `v1,<base64 HMAC>` entries"
+    ),
+    # (No length in the schema: it is read only without `webhook-id`, and blank is none.)
+    _optional_header(
+        "Idempotency-Key",
+        "The delivery id when there is no `webhook-id`: 1 to 255 printable ASCII "
+        "characters (blank: none)",
+    ),
+]
+
+
 @intake_blp.route("/<string:webhook_id>", endpoint="intake")
 class WebhookIntake(MethodView):
     @intake_blp.doc(
         security=[],
+        parameters=INTAKE_PARAMETERS,
         requestBody={
             "required": False,
             "content": {
-                "application/json": {"schema": {"type": "object"}},
+                # Any JSON value: arrays (n8n sends item lists) and scalars are payloads
+                # too; without an input_mapping the payload must be an object (else 400).
+                "application/json": {"schema": {}},
                 "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
             },
         },
     )
-    @intake_blp.response(202, WebhookAcceptedSchema)
+    @intake_blp.response(202, WebhookAcceptedSchema, headers=IDEMPOTENT_REPLAYED)
     @documents_errors(intake_blp, 400, 401, 403, 404, 413, 415, 429, 503)
     def post(self, webhook_id):
         """Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).

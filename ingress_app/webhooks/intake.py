@@ -23,6 +23,7 @@ from werkzeug.datastructures import Headers
 from .. import metrics
 from ..audit import service as audit
 from ..auth import Principal
+from ..body import MAX_JSON_DEPTH, nesting_exceeds
 from ..contracts import SourceAdapter, WebhookDelivery
 from ..db_types import utcnow
 from ..errors import (
@@ -285,6 +286,18 @@ def _run_request(authenticated: AuthenticatedDelivery, request_id: str | None) -
                 }
             ]
         ) from None
+    if nesting_exceeds(payload):
+        # The body was bounded when parsed, but an adapter may nest it further (Zapier's
+        # `a__b__c` keys): past the bound, storing the run would fail (a 500).
+        raise ValidationFailed(
+            [
+                {
+                    "path": "payload",
+                    "message": f"is nested more than {MAX_JSON_DEPTH} levels deep "
+                    f"once read by the {webhook.source} adapter",
+                }
+            ]
+        )
     hidden = {name for name in (header_name(webhook.auth_type, webhook.auth_options),) if name}
     view = {
         "payload": payload,

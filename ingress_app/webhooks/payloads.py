@@ -128,6 +128,10 @@ def compile_mapping(mapping: Mapping[str, str]) -> dict[str, Any]:
                     "message": f"not a valid JMESPath expression: {_first_line(exc)}",
                 }
             )
+        except RecursionError:  # e.g. "[[[[…" or "!!!!…": jmespath's parser recurses
+            problems.append(
+                {"path": f"input_mapping.{key}", "message": "the expression is nested too deeply"}
+            )
     if problems:
         raise ValidationFailed(problems)
     return compiled
