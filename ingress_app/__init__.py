@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 
 from .config import ConfigError, is_production, load_config, normalise_database_url
+from .edge import IngressFlask
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -118,7 +119,7 @@ def _register_docs_assets(app: Flask) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Ingress application; `config` overrides the environment (tests)."""
-    app = Flask(
+    app = IngressFlask(
         __name__,
         static_folder=None,
         instance_path=os.environ.get("INGRESS_INSTANCE_PATH") or None,
@@ -144,7 +145,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import audit, outbox, runs, webhooks  # noqa: F401  (models register on import)
     from .audit import models as _audit_models  # noqa: F401
     from .auth import configure_jwt
-    from .correlation import init_correlation
     from .errors import register_error_handlers
     from .extensions import Api, cache, db, migrate
     from .outbox import models as _outbox_models  # noqa: F401
@@ -161,13 +161,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure_jwt(app)
     # flask-smorest's Api keeps one app's spec, so each app gets its own.
     api = Api(app)
-    init_correlation(app)
 
+    from .edge import init_edge
     from .metrics import init_metrics
     from .security import init_security
 
     init_metrics(app)
     init_security(app)
+    init_edge(app)
 
     from .audit.api import blp as audit_blp
     from .health import blp as health_blp

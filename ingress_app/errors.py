@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -168,15 +168,7 @@ def handle_unexpected(exc: Exception):
     return error_response(500, "Internal server error", "an unexpected error occurred")
 
 
-def reject_nul_in_url() -> None:
-    """A NUL in the path or query can never name anything, and PostgreSQL cannot even
-    compare it (a DataError, i.e. a 500): refuse it up front with a 400."""
-    if "\x00" in request.path or b"%00" in request.query_string:
-        raise BadRequest("NUL characters are not allowed in the URL")
-
-
 def register_error_handlers(app: Flask) -> None:
-    app.before_request(reject_nul_in_url)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(sa_exc.OperationalError, handle_database_unavailable)

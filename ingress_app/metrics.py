@@ -10,9 +10,8 @@ never run ids, users or tenants.
 from __future__ import annotations
 
 import os
-import time
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -73,31 +72,20 @@ class OutboxCollector:
         yield oldest
 
 
-def _route_label() -> str:
-    rule = request.url_rule
-    return rule.rule if rule is not None else "unmatched"
-
-
-def _start_timer() -> None:
-    g._metrics_started = time.perf_counter()
-
-
 _children: dict[tuple, tuple] = {}
 
 
-def _observe(response):
-    started = g.pop("_metrics_started", None)
-    if started is not None:
-        key = (request.method, _route_label(), response.status_code)
-        children = _children.get(key)
-        if children is None:  # label lookups are cached: routes × methods × statuses is small
-            children = _children[key] = (
-                LATENCY.labels(key[0], key[1]),
-                REQUESTS.labels(key[0], key[1], str(key[2])),
-            )
-        children[0].observe(time.perf_counter() - started)
-        children[1].inc()
-    return response
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one request and its latency (called by `edge.EdgeMiddleware`)."""
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:  # label lookups are cached: routes × methods × statuses is small
+        children = _children[key] = (
+            LATENCY.labels(method, route),
+            REQUESTS.labels(method, route, str(status)),
+        )
+    children[0].observe(seconds)
+    children[1].inc()
 
 
 def _registry(app: Flask) -> CollectorRegistry:
@@ -131,6 +119,4 @@ def metrics_view():
 
 
 def init_metrics(app: Flask) -> None:
-    app.before_request(_start_timer)
-    app.after_request(_observe)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

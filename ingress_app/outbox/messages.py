@@ -7,16 +7,16 @@ and `type`. The JSON Schemas in `docs/schemas/` describe them (see docs/messages
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from typing import Any
+
+from ..jsonutil import dumps_str
 
 SCHEMA_VERSION = 1
 RUN_REQUESTED = "flow_run.requested"
 CANCEL_REQUESTED = "flow_run.cancel_requested"
 
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def outbox_row(
@@ -44,7 +44,7 @@ def outbox_row(
         "topic": topic,
         "key": run_id,
         "headers": {"correlation_id": correlation_id, "tenant_id": tenant_id, "type": message_type},
-        "payload": _compact(envelope),
+        "payload": dumps_str(envelope),
     }
 
 

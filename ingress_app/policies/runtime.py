@@ -183,6 +183,5 @@ def policy_engine() -> PolicyEngine:
 def init_policies(app: Flask) -> PolicyRuntime:
     runtime = PolicyRuntime(app)
     app.extensions["ingress_policies"] = runtime
-    app.before_request(runtime.maybe_reload)
     app.extensions.setdefault("ingress_health_checks", []).append(runtime.health)
     return runtime

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import marshmallow as ma
 from flask import Response, g, request
 from flask.views import MethodView
@@ -13,6 +11,7 @@ from ..auth import auth_required
 from ..body import json_body
 from ..errors import BadRequest
 from ..extensions import Blueprint
+from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
 from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, idempotency_key_parameter
 from . import service
@@ -80,7 +79,6 @@ RUN_CREATE_BODY = {
     "required": True,
     "content": {"application/json": {"schema": RunCreateSchema}},
 }
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def idempotency_key(body_request_id: str | None) -> str | None:
@@ -138,7 +136,7 @@ class Runs(MethodView):
         req = _run_request(parse_run_body(json_body()))
         accepted = service.accept_run(req, g.principal, g.correlation_id)
         response = Response(
-            _dumps({"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}),
+            dumps({"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}),
             202,
             mimetype="application/json",
         )

@@ -9,21 +9,22 @@ produce exactly one run: the losers insert nothing and read the winner's row.
 
 from __future__ import annotations
 
-import json
 import re
+import threading
+import weakref
 from typing import Any
 
 import psycopg
+from flask import current_app
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit.models import AuditEvent
 from ..extensions import db
+from ..jsonutil import dumps_str
 from ..outbox.models import OutboxMessage
 from .models import FlowRun
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 _PG_ACCEPT = text(
     """
@@ -76,49 +77,114 @@ def insert_accepted_run(
 def _insert_postgresql(run, message, audit) -> bool:
     params = {
         **run,
-        "input_data": _dumps(run["input_data"]),
-        "flow_definition": _dumps(run["flow_definition"]),
-        "policy_modifications": _dumps(run["policy_modifications"]),
+        "input_data": dumps_str(run["input_data"]),
+        "flow_definition": dumps_str(run["flow_definition"]),
+        "policy_modifications": dumps_str(run["policy_modifications"]),
         "message_id": message["message_id"],
         "topic": message["topic"],
-        "headers": _dumps(message["headers"]),
+        "headers": dumps_str(message["headers"]),
         "payload": message["payload"],
         "event_id": audit["event_id"],
         "actor": audit["actor"],
         "action": audit["action"],
         "outcome": audit["outcome"],
-        "audit_detail": _dumps(audit["detail"]),
+        "audit_detail": dumps_str(audit["detail"]),
     }
     return execute_autocommit(_PG_ACCEPT_SQL, params) is not None
 
 
-def execute_autocommit(sql: str, params: dict[str, Any]):
-    """Run one statement on a pooled psycopg connection in autocommit; return the first row.
+class _ThreadConnection:
+    """A thread's connection; closed when the thread ends (its thread-local goes away)."""
 
-    The hot path skips SQLAlchemy's statement layer (compiled-cache lookup, result
-    wrapping: about a third of an accept's CPU) and sends a prepared statement
-    directly. A broken connection is invalidated in the pool and surfaces as a
-    database outage (503), like any other.
+    __slots__ = ("conn",)
+
+    def __init__(self) -> None:
+        self.conn: psycopg.Connection | None = None
+
+    def __del__(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            self.conn.close()
+
+
+class AutocommitConnections:
+    """One autocommit psycopg connection per serving thread, for the accept statement.
+
+    The accept is a single statement, so it needs no transaction and no pool: each
+    thread keeps its own connection (with the statement prepared on it) for as long as
+    it lives. Checking a connection out of SQLAlchemy's pool and back, resetting it and
+    switching autocommit cost about a tenth of an accept's CPU; here they cost nothing.
+    Connections use the engine's URL and connect arguments (timeouts, TLS via
+    `sslmode`). A connection that fails is closed and replaced on the thread's next
+    accept, so the service recovers from a database outage by itself.
+
+    Capacity: each gunicorn worker thread that has accepted a run holds one connection,
+    beside SQLAlchemy's pool (see docs/operations.md).
     """
-    try:
-        fairy = db.engine.raw_connection()
-    except psycopg.OperationalError as exc:  # the pool could not connect
-        raise sa_exc.OperationalError(sql[:60], None, exc) from exc
-    try:
-        conn = fairy.driver_connection
-        conn.autocommit = True  # client-side switch, no round trip; one statement = atomic
+
+    def __init__(self, engine, connect_args: dict[str, Any]) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._connect_args = dict(connect_args)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: weakref.WeakSet = weakref.WeakSet()
+
+    def _connect(self) -> psycopg.Connection:
+        conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def execute(self, sql: str, params: dict[str, Any]):
+        """Run one statement; return its first row. Failures surface as SQLAlchemy
+        OperationalError, which the API answers with 503."""
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
+            holder = self._local.holder = _ThreadConnection()
+        conn = holder.conn
         try:
+            if conn is None or conn.closed:
+                conn = holder.conn = self._connect()
             with conn.cursor() as cur:
                 cur.execute(sql, params, prepare=True)
                 return cur.fetchone()
-        finally:
-            if not conn.closed:
-                conn.autocommit = False
-    except psycopg.OperationalError as exc:
-        fairy.invalidate(exc)
-        raise sa_exc.OperationalError(sql[:60], None, exc) from exc
-    finally:
-        fairy.close()
+        except psycopg.OperationalError as exc:
+            holder.conn = None
+            if conn is not None:
+                conn.close()
+            raise sa_exc.OperationalError(sql[:60], None, exc) from exc
+
+    def close_all(self) -> None:
+        """Close every connection (engine disposal, tests)."""
+        with self._lock:
+            conns = list(self._open)
+            self._open.clear()
+        for conn in conns:
+            conn.close()
+
+
+_EXTENSION = "ingress_autocommit_connections"
+_CREATE_LOCK = threading.Lock()
+
+
+def autocommit_connections() -> AutocommitConnections:
+    conns = current_app.extensions.get(_EXTENSION)
+    if conns is None:
+        with _CREATE_LOCK:
+            conns = current_app.extensions.get(_EXTENSION)
+            if conns is None:
+                engine = db.engine
+                options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+                conns = AutocommitConnections(engine, options.get("connect_args") or {})
+                # Disposing of the engine (tests, outage recovery tools) closes these too.
+                event.listen(engine, "engine_disposed", lambda _engine: conns.close_all())
+                current_app.extensions[_EXTENSION] = conns
+    return conns
+
+
+def execute_autocommit(sql: str, params: dict[str, Any]):
+    """Run one statement in autocommit on this thread's connection; return the first row."""
+    return autocommit_connections().execute(sql, params)
 
 
 def _insert_generic(run, message, audit) -> bool:

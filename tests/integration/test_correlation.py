@@ -160,7 +160,7 @@ def test_get_run_shows_the_correlation_id(client):
 
 def test_log_records_of_a_request_carry_its_id(client, caplog):
     caplog.handler.addFilter(CorrelationIdFilter())
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # "run accepted" is a DEBUG line
 
     client.post("/v1/runs", json=RUN, headers={**auth(), HEADER: "corr-log"})
 
@@ -177,7 +177,7 @@ def test_json_log_lines_of_a_request_carry_its_id(client):
     logger = logging.getLogger("ingress_app")
     old_level = logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     try:
         client.post("/v1/runs", json=RUN, headers={**auth(), HEADER: "corr-json"})
     finally:
