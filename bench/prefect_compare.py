@@ -442,7 +442,7 @@ def parse_args(argv=None):
                    help="wrk request timeout, seconds (long enough that a slow server's "
                    "requests are measured, not dropped from its latency histogram)")
     p.add_argument("--workers", type=int, default=2, help="Ingress API_WORKERS")
-    p.add_argument("--threads", type=int, default=8, help="Ingress API_THREADS")
+    p.add_argument("--threads", type=int, default=4, help="Ingress API_THREADS (the default)")
     p.add_argument("--prefect-workers", default=None,
                    help="comma-separated Prefect server process counts to measure "
                    "(default: '1,<--workers>': the default single-process server and as many "

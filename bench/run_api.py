@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark POST /v1/runs and cached GET /v1/runs/{id} against a bare Flask endpoint.
 
-    python bench/run_api.py [--duration 15] [--connections 32] [--workers 2] [--threads 8]
+    python bench/run_api.py [--duration 15] [--connections 32] [--workers 2] [--threads 4]
                             [--rounds N] [--targets bare,post,get,post-registry,post-nopolicies]
                             [--kafka]
 
@@ -511,7 +511,7 @@ def parse_args(argv=None):
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--timeout", type=int, default=2, help="wrk request timeout, seconds")
     p.add_argument("--workers", type=int, default=2, help="API_WORKERS for both servers")
-    p.add_argument("--threads", type=int, default=8, help="API_THREADS for both servers")
+    p.add_argument("--threads", type=int, default=4, help="API_THREADS for both servers (the default)")
     p.add_argument("--rounds", type=int, default=1,
                    help="repeat every target this many times (interleaved, odd rounds forward, "
                    "even rounds reversed); medians reported")

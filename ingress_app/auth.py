@@ -18,6 +18,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+import jwt as pyjwt
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 
@@ -91,6 +92,14 @@ def configure_jwt(app: Flask) -> None:
                 "JWT_SECRET_KEY must be a random value of at least 32 characters in production"
             )
         cfg["JWT_SECRET_KEY"] = secret
+        previous = cfg.get("JWT_PREVIOUS_SECRET_KEY") or ""
+        if previous and production and (
+            len(previous) < 32 or len(set(previous)) < 8 or previous.lower() in WEAK_SECRETS
+        ):
+            raise ConfigError(
+                "JWT_PREVIOUS_SECRET_KEY must be a random value of at least 32 characters "
+                "in production"
+            )
     else:
         public = _read_key(
             cfg.get("JWT_PUBLIC_KEY", ""), cfg.get("JWT_PUBLIC_KEY_FILE", ""), "JWT_PUBLIC_KEY"
@@ -100,6 +109,11 @@ def configure_jwt(app: Flask) -> None:
                 f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE"
             )
         cfg["JWT_PUBLIC_KEY"] = public
+        previous = _read_key(
+            cfg.get("JWT_PREVIOUS_PUBLIC_KEY", ""),
+            cfg.get("JWT_PREVIOUS_PUBLIC_KEY_FILE", ""),
+            "JWT_PREVIOUS_PUBLIC_KEY",
+        )
         cfg["JWT_PRIVATE_KEY"] = _read_key(
             cfg.get("JWT_PRIVATE_KEY", ""), cfg.get("JWT_PRIVATE_KEY_FILE", ""), "JWT_PRIVATE_KEY"
         )
@@ -119,6 +133,35 @@ def configure_jwt(app: Flask) -> None:
         cfg["JWT_ENCODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
     jwt.init_app(app)
     app.extensions["ingress_verified_tokens"] = VerifiedTokens(cfg["JWT_DECODE_LEEWAY"])
+    app.extensions["ingress_previous_jwt_key"] = previous or None
+    if previous:
+        log.info("JWT key rotation: tokens signed with the previous key are still accepted")
+
+
+def _claims_from_previous_key(token: str | None) -> dict[str, Any] | None:
+    """During a key rotation: the claims of a token signed with the previous key.
+
+    The same checks as for the current key (pinned algorithm, leeway, issuer, audience,
+    `exp` required); None when no previous key is configured or it does not verify.
+    """
+    key = current_app.extensions.get("ingress_previous_jwt_key")
+    if not key or not token:
+        return None
+    cfg = current_app.config
+    try:
+        return pyjwt.decode(
+            token,
+            key,
+            algorithms=cfg["JWT_DECODE_ALGORITHMS"],
+            leeway=cfg["JWT_DECODE_LEEWAY"],
+            issuer=cfg.get("JWT_DECODE_ISSUER"),
+            audience=cfg.get("JWT_DECODE_AUDIENCE"),
+            options={"require": ["exp"]},
+        )
+    except pyjwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired") from None
+    except pyjwt.PyJWTError:
+        return None
 
 
 def _unauthorized(detail: str):
@@ -237,8 +280,13 @@ def authenticate() -> Principal:
     token = _bearer_token()
     principal = verified.get(token) if token else None
     if principal is None:
-        verify_jwt_in_request()
-        claims = get_jwt()
+        try:
+            verify_jwt_in_request()
+            claims = get_jwt()
+        except pyjwt.InvalidSignatureError:
+            claims = _claims_from_previous_key(token)
+            if claims is None:
+                raise
         principal = _principal_from_claims(claims)
         if token:
             verified.put(token, principal, claims)

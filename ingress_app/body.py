@@ -119,14 +119,30 @@ def _read_body() -> bytes:
     werkzeug stops reading a stream without Content-Length at `MAX_CONTENT_LENGTH` and
     returns what it has, so an over-long chunked body would otherwise be parsed truncated.
     """
-    data = request.get_data(cache=True)
-    limit = request.max_content_length
+    req = request._get_current_object()
+    limit = req.max_content_length
+    length = req.environ.get("CONTENT_LENGTH")
+    if (
+        length
+        and length.isdigit()
+        and (limit is None or int(length) <= limit)
+        and "stream" not in req.__dict__  # nothing has read the body yet
+        and getattr(req, "_cached_data", None) is None
+    ):
+        # The common case, read without werkzeug's stream wrappers; cached where
+        # `get_data()` looks, so later readers (webhook signatures) see the same bytes.
+        data = req.environ["wsgi.input"].read(int(length))
+        if len(data) < int(length):
+            raise BadRequest("the request body ended before its Content-Length")
+        req._cached_data = data
+        return data
+    data = req.get_data(cache=True)
     if (
         limit is not None
-        and request.content_length is None
+        and req.content_length is None
         and len(data) >= limit
-        and request.environ.get("wsgi.input_terminated")
-        and request.environ["wsgi.input"].read(1)
+        and req.environ.get("wsgi.input_terminated")
+        and req.environ["wsgi.input"].read(1)
     ):
         raise RequestEntityTooLarge()
     return data

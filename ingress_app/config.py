@@ -26,6 +26,10 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("JWT_ISSUER", "", str),
     ("JWT_AUDIENCE", "", str),
     ("JWT_LEEWAY_SECONDS", 30, int),
+    # key rotation: tokens signed with the previous key stay valid until they expire
+    ("JWT_PREVIOUS_SECRET_KEY", "", str),
+    ("JWT_PREVIOUS_PUBLIC_KEY", "", str),
+    ("JWT_PREVIOUS_PUBLIC_KEY_FILE", "", str),
     # database (seed name; postgresql:// is normalised to psycopg 3)
     ("DATABASE_URL", "", str),
     ("DB_POOL_SIZE", 10, int),
@@ -64,7 +68,7 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("API_HOST", "0.0.0.0", str),
     ("API_PORT", 8000, int),
     ("API_WORKERS", 1, int),
-    ("API_THREADS", 8, int),
+    ("API_THREADS", 4, int),
     ("MAX_CONTENT_LENGTH", 1024 * 1024, int),
     # browser origins allowed to call /v1/ (comma-separated); empty = CORS closed
     ("CORS_ORIGINS", "", str),

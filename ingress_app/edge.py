@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from inspect import iscoroutinefunction
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from flask import Flask, g, request
 
 from .errors import BadRequest
+from .ids import new_id
 
 CORRELATION_HEADER = "X-Correlation-ID"
 CORRELATION_KEY = "ingress.correlation_id"
@@ -77,7 +77,7 @@ def correlation_id_from(environ: dict[str, Any]) -> str:
     # caller's tracing quirk never blocks a run; the new id is echoed back.
     if supplied and len(supplied) <= 128 and _SANE_CORRELATION.fullmatch(supplied):
         return supplied
-    return str(uuid.uuid4())
+    return new_id()
 
 
 class EdgeMiddleware:

@@ -8,9 +8,9 @@ and `type`. The JSON Schemas in `docs/schemas/` describe them (see docs/messages
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import Any
 
+from ..ids import new_id
 from ..jsonutil import dumps_str
 
 SCHEMA_VERSION = 1
@@ -29,7 +29,7 @@ def outbox_row(
     body: dict[str, Any],
 ) -> dict[str, Any]:
     """Build the outbox row for one message; `body` holds the type-specific fields."""
-    message_id = str(uuid.uuid4())
+    message_id = new_id()
     envelope = {
         "schema_version": SCHEMA_VERSION,
         "type": message_type,
@@ -55,7 +55,8 @@ class OutboxSignal:
         self._event = threading.Event()
 
     def notify(self) -> None:
-        self._event.set()
+        if not self._event.is_set():  # already set: the relay has not woken yet
+            self._event.set()
 
     def wait(self, timeout: float) -> bool:
         woke = self._event.wait(timeout)

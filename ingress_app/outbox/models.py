@@ -24,7 +24,13 @@ class OutboxMessage(db.Model):
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
         ),
-        Index("ix_outbox_published_at", "published_at"),
+        # Only published rows (what `outbox prune` looks at): an accept inserts no entry.
+        Index(
+            "ix_outbox_published_at",
+            "published_at",
+            postgresql_where=text("published_at IS NOT NULL"),
+            sqlite_where=text("published_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import Response, g, request
+from flask import g, request
 from flask.views import MethodView
 from werkzeug.routing import UnicodeConverter
 
@@ -13,6 +13,7 @@ from ..errors import BadRequest
 from ..extensions import Blueprint
 from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
+from ..responses import JSONBytesResponse
 from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, idempotency_key_parameter
 from . import service
 from .schemas import (
@@ -135,10 +136,8 @@ class Runs(MethodView):
         """
         req = _run_request(parse_run_body(json_body()))
         accepted = service.accept_run(req, g.principal, g.correlation_id)
-        response = Response(
-            dumps({"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}),
-            202,
-            mimetype="application/json",
+        response = JSONBytesResponse(
+            dumps({"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}), 202
         )
         response.headers["Location"] = f"/v1/runs/{accepted.run_id}"
         if accepted.replayed:
@@ -155,7 +154,7 @@ class RunById(MethodView):
     def get(self, run_id):
         """Show a run of the caller's tenant."""
         body = service.get_run_json(run_id, g.principal.tenant_id)
-        return Response(body, 200, mimetype="application/json")
+        return JSONBytesResponse(body, 200)
 
 
 @blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])

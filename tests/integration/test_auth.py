@@ -417,3 +417,98 @@ def test_cli_issued_token_carries_the_requested_lifetime(app):
     decoded = pyjwt.decode(result.output.strip(), JWT_SECRET, algorithms=["HS256"])
     assert 4 * 60 <= decoded["exp"] - int(time.time()) <= 5 * 60
     assert (decoded["sub"], decoded["tenant_id"]) == ("u1", "t1")
+
+
+# --------------------------------------------------------------------------- key rotation
+
+NEW_SECRET = "rotated-secret-8c1d5e2f9a7b3064d2e8f1a5c9b7e3d1"
+
+
+@pytest.fixture
+def rotating_app(make_pg_app):
+    """Mid-rotation: signs and verifies with the new secret, still accepts the old one."""
+    return make_pg_app(JWT_SECRET_KEY=NEW_SECRET, JWT_PREVIOUS_SECRET_KEY=JWT_SECRET)
+
+
+def test_during_rotation_tokens_of_the_new_and_the_previous_secret_are_accepted(
+    rotating_app, pg
+):
+    client = rotating_app.test_client()
+
+    old = client.post("/v1/runs", json=RUN, headers=auth(secret=JWT_SECRET))
+    new = client.post("/v1/runs", json=RUN, headers=auth(secret=NEW_SECRET))
+
+    assert (old.status_code, new.status_code) == (202, 202)
+    rows = pg.execute("SELECT tenant_id, user_id FROM flow_runs_audit").fetchall()
+    assert [(r["tenant_id"], r["user_id"]) for r in rows] == [("acme", "alice")] * 2
+
+
+def test_during_rotation_a_third_key_is_still_refused(rotating_app, pg):
+    response = rotating_app.test_client().post(
+        "/v1/runs", json=RUN, headers=auth(secret="some-other-secret-0b1c2d3e4f5a6b7c8d9e")
+    )
+
+    assert_unauthorized(response)
+    assert_nothing_stored(pg)
+
+
+def test_during_rotation_an_expired_token_of_the_previous_secret_is_refused(rotating_app):
+    response = rotating_app.test_client().get(
+        "/v1/runs", headers=auth(secret=JWT_SECRET, expires_in=-3600)
+    )
+
+    body = assert_unauthorized(response)
+    assert "expired" in body["detail"]
+
+
+def test_during_rotation_previous_key_tokens_still_need_the_claims(rotating_app):
+    token = pyjwt.encode(
+        {"sub": "alice", "exp": int(time.time()) + 600}, JWT_SECRET, algorithm="HS256"
+    )
+
+    body = assert_unauthorized(rotating_app.test_client().get("/v1/runs", headers=bearer(token)))
+    assert "tenant_id" in body["detail"]
+
+
+def test_without_a_previous_secret_the_old_secret_is_refused(make_pg_app):
+    app = make_pg_app(JWT_SECRET_KEY=NEW_SECRET)
+
+    assert_unauthorized(app.test_client().get("/v1/runs", headers=auth(secret=JWT_SECRET)))
+
+
+def test_during_rs256_rotation_the_previous_public_key_verifies(make_pg_app, rsa_keys, tmp_path):
+    new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    new_public = new_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    previous_file = tmp_path / "previous.pub"
+    previous_file.write_bytes(rsa_keys[1])
+    app = make_pg_app(
+        JWT_ALGORITHM="RS256",
+        JWT_SECRET_KEY="",
+        JWT_PUBLIC_KEY=new_public.decode(),
+        JWT_PREVIOUS_PUBLIC_KEY_FILE=str(previous_file),
+    )
+    client = app.test_client()
+
+    old = pyjwt.encode(claims(), rsa_keys[0], algorithm="RS256")
+    new = pyjwt.encode(claims(), new_key, algorithm="RS256")
+    # algorithm confusion with the previous public key as an HMAC secret stays refused
+    confused = hand_signed_hs256(claims(), rsa_keys[1])
+
+    assert client.post("/v1/runs", json=RUN, headers=bearer(old)).status_code == 202
+    assert client.post("/v1/runs", json=RUN, headers=bearer(new)).status_code == 202
+    assert_unauthorized(client.post("/v1/runs", json=RUN, headers=bearer(confused)))
+
+
+def test_production_rejects_a_weak_previous_secret(tmp_path):
+    with pytest.raises(ConfigError, match="JWT_PREVIOUS_SECRET_KEY"):
+        create_app(
+            {
+                "INGRESS_ENV": "production",
+                "JWT_SECRET_KEY": NEW_SECRET,
+                "JWT_PREVIOUS_SECRET_KEY": "changeme",
+                "TESTING": True,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            }
+        )
