@@ -94,7 +94,10 @@ def is_json_mimetype(mimetype: str) -> bool:
 
 def parse_json_bytes(data: bytes) -> Any:
     """Decode a JSON document, mapping every failure to a 400 with a clear detail."""
-    if b"\x00" in data or _ESCAPED_NUL.search(data):
+    # `in` is a fast C scan; the regular expressions only run when an escape or a
+    # UTF-8 lead byte of the surrogate range is present at all.
+    has_escape = b"\\u" in data
+    if b"\x00" in data or (has_escape and _ESCAPED_NUL.search(data)):
         raise _invalid("NUL characters are not allowed in the request body")
     try:
         value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
@@ -104,7 +107,11 @@ def parse_json_bytes(data: bytes) -> Any:
         raise BadRequest(
             f"the request body is not valid JSON: {exc}", error="Invalid JSON"
         ) from None
-    if _MAYBE_SURROGATE.search(data) and _has_lone_surrogate(value):
+    if (
+        (has_escape or b"\xed" in data)
+        and _MAYBE_SURROGATE.search(data)
+        and _has_lone_surrogate(value)
+    ):
         raise _invalid("unpaired UTF-16 surrogates are not allowed in the request body")
     # Only a document with more openers than the limit can be too deep (cheap C counts
     # keep the walk off the hot path).

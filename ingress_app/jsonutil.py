@@ -26,6 +26,17 @@ def dumps(value: Any) -> bytes:
         return _stdlib(value).encode()
 
 
+_stdlib_sorted = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def canonical_dumps(value: Any) -> bytes:
+    """Compact JSON with every object's keys sorted (for hashing), as UTF-8 bytes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return _stdlib_sorted(value).encode()
+
+
 def dumps_str(value: Any) -> str:
     """Compact JSON as text (for JSONB and text parameters)."""
     try:

@@ -28,7 +28,7 @@ from ..errors import (
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
 from ..ids import new_id
-from ..jsonutil import dumps
+from ..jsonutil import canonical_dumps, dumps
 from ..outbox import messages
 from ..outbox.messages import outbox_row
 from ..outbox.models import OutboxMessage
@@ -147,22 +147,34 @@ def prepare_run(
     )
 
 
-def request_fingerprint(req: RunRequest) -> str:
-    """Hash of what makes two requests 'the same payload' for idempotency."""
-    material = {
+def _fingerprint_material(req: RunRequest) -> dict[str, Any]:
+    return {
         "flow_id": req.flow_id,
         "flow_version": req.flow_version,
         "flow_definition": req.flow_definition,
         "input": req.input,
     }
-    return hashlib.sha256(_canonical(material).encode()).hexdigest()
 
 
-def _replay(tenant_id: str, request_id: str, fingerprint: str) -> Accepted:
+def request_fingerprint(req: RunRequest) -> str:
+    """Hash of what makes two requests 'the same payload' for idempotency (sorted-key
+    compact JSON, encoded by orjson)."""
+    return hashlib.sha256(canonical_dumps(_fingerprint_material(req))).hexdigest()
+
+
+def _legacy_fingerprint(req: RunRequest) -> str:
+    """The fingerprint as versions before orjson computed it (the standard library's
+    encoder, which spells some floats differently): a retry of a run accepted before an
+    upgrade still matches."""
+    return hashlib.sha256(_canonical(_fingerprint_material(req)).encode()).hexdigest()
+
+
+def _replay(tenant_id: str, req: RunRequest, fingerprint: str) -> Accepted:
+    request_id = req.request_id
     existing = store.find_by_idempotency_key(tenant_id, request_id)
     if existing is None:  # pragma: no cover - the conflicting row vanished (deleted by hand)
         raise BadRequest("the idempotency key could not be resolved; retry")
-    if existing["request_hash"] != fingerprint:
+    if existing["request_hash"] not in (fingerprint, _legacy_fingerprint(req)):
         raise IdempotencyMismatch(
             f"request_id {request_id!r} was used before with a different payload"
         )
@@ -175,7 +187,7 @@ def _replay_if_known(req: RunRequest, principal: Principal) -> Accepted | None:
         return None
     if store.find_by_idempotency_key(principal.tenant_id, req.request_id) is None:
         return None
-    return _replay(principal.tenant_id, req.request_id, request_fingerprint(req))
+    return _replay(principal.tenant_id, req, request_fingerprint(req))
 
 
 def _flow_label(req: RunRequest) -> str | None:
@@ -277,7 +289,7 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         },
     }
     if not store.insert_accepted_run(run_row, message_row, audit_row):
-        return _replay(tenant_id, req.request_id, fingerprint)
+        return _replay(tenant_id, req, fingerprint)
     messages.signal.notify()
     _accepted_counter(req.source).inc()
     # DEBUG, not INFO: at full rate a line per run costs ~10 % of an accept's CPU, and

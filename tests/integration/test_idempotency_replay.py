@@ -36,3 +36,44 @@ def test_reused_key_with_a_different_invalid_payload_is_422_not_400(client):
     )
 
     assert response.status_code == 422
+
+
+def _stdlib_fingerprint(body: dict) -> str:
+    """The request hash as versions before orjson stored it."""
+    import hashlib
+    import json
+
+    material = {
+        "flow_id": body.get("flow_id"),
+        "flow_version": body.get("flow_version"),
+        "flow_definition": body.get("flow_definition"),
+        "input": body.get("input") or {},
+    }
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_retry_of_a_run_stored_with_the_pre_orjson_hash_still_replays(client, pg):
+    # 1e16 and 1e-05 are spelt "1e+16"/"1e-05" by the standard library and "1e16"/"1e-5"
+    # by orjson, so the two hashes of this payload differ.
+    body = {
+        "flow_definition": sample_flow(),
+        "input": {"big": 1e16, "small": 1e-05},
+        "request_id": "before-upgrade",
+    }
+    first = client.post("/v1/runs", json=body, headers=auth())
+    assert first.status_code == 202
+    legacy = _stdlib_fingerprint(body)
+    stored = pg.execute("SELECT request_hash FROM flow_runs_audit").fetchone()["request_hash"]
+    assert stored != legacy  # the hashes really differ for this payload
+    pg.execute("UPDATE flow_runs_audit SET request_hash = %s", (legacy,))
+
+    retry = client.post("/v1/runs", json=body, headers=auth())
+    changed = client.post(
+        "/v1/runs", json={**body, "input": {"big": 2e16}}, headers=auth()
+    )
+
+    assert retry.status_code == 202
+    assert retry.get_json() == first.get_json()
+    assert changed.status_code == 422
+    assert pg.execute("SELECT count(*) AS n FROM flow_runs_audit").fetchone()["n"] == 1
