@@ -168,6 +168,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_metrics(app)
     init_security(app)
+    from .runs.fastread import init_fast_read
+
+    init_fast_read(app)  # inside the edge layer: same headers and metrics on both paths
     init_edge(app)
 
     from .audit.api import blp as audit_blp

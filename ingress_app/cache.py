@@ -43,11 +43,15 @@ class _Breaker:
 _EXTENSION = "ingress_cache_breaker"
 
 
-def _breaker() -> _Breaker:
-    breaker = current_app.extensions.get(_EXTENSION)
+def breaker_for(app) -> _Breaker:
+    breaker = app.extensions.get(_EXTENSION)
     if breaker is None:
-        breaker = current_app.extensions.setdefault(_EXTENSION, _Breaker())
+        breaker = app.extensions.setdefault(_EXTENSION, _Breaker())
     return breaker
+
+
+def _breaker() -> _Breaker:
+    return breaker_for(current_app)
 
 
 def cache_get(key: str) -> Any:

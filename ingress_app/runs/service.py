@@ -40,7 +40,7 @@ from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
 
 log = logging.getLogger(__name__)
 
-_CACHE_HIT = metrics.CACHE_LOOKUPS.labels("hit")
+CACHE_HIT = metrics.CACHE_LOOKUPS.labels("hit")
 _CACHE_MISS = metrics.CACHE_LOOKUPS.labels("miss")
 _canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
@@ -338,7 +338,7 @@ def get_run_json(run_id: str, tenant_id: str) -> bytes:
     key = run_cache_key(tenant_id, run_id)
     cached = cache_get(key)
     if cached is not None:
-        _CACHE_HIT.inc()
+        CACHE_HIT.inc()
         return cached
     _CACHE_MISS.inc()
     run = db.session.execute(

@@ -1,0 +1,83 @@
+"""Cached run reads answered in front of Flask: the status-polling hot path.
+
+Clients poll `GET /v1/runs/{run_id}` far more often than they do anything else, and a
+cached read does almost no work of its own: check the token, fetch the JSON bytes the
+cache already holds under the caller's tenant, send them. Flask's request machinery
+(context, routing, hooks, view wrappers) would cost more than that work, so this WSGI
+layer answers such a request itself, and only when every condition of a plain hit holds:
+
+- `GET`, no query string, a path `/v1/runs/<uuid>`;
+- a Bearer token this process has already verified in full (signature, pinned
+  algorithm, issuer, audience, claims) and whose `exp`/`nbf` still hold: the same
+  cache `auth.authenticate` uses, so a token is never trusted here that Flask would not;
+- no `Origin` header when CORS is configured (Flask-Cors decides those);
+- the cache breaker closed and the tenant-scoped key present.
+
+Anything else (a new token, a miss, another tenant's run, a cache error, a bad path)
+goes to Flask unchanged, which answers exactly as before (and reports cache failures).
+`EdgeMiddleware` wraps this layer, so correlation id, security headers and metrics are
+the same on both paths; `tests/integration/test_fast_read.py` checks the two paths give
+the same status, headers and body. `RUN_READ_FAST_PATH=false` turns it off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from ..cache import breaker_for
+from ..edge import ROUTE_KEY
+from ..extensions import cache
+from .service import CACHE_HIT, run_cache_key
+
+_RUN_PATH = re.compile(r"/v1/runs/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+ROUTE = "/v1/runs/<string:run_id>"
+
+
+class CachedRunReads:
+    def __init__(self, app: Flask, wsgi_app: Callable):
+        self.wsgi_app = wsgi_app
+        self.verified = app.extensions["ingress_verified_tokens"]
+        self.backend = app.extensions["cache"][cache]
+        self.breaker = breaker_for(app)
+        self.cors = bool((app.config.get("CORS_ORIGINS") or "").strip())
+
+    def _cached_body(self, environ: dict[str, Any], run_id: str) -> bytes | None:
+        if self.cors and "HTTP_ORIGIN" in environ:
+            return None
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if header[:7].lower() != "bearer " or len(header) >= 8192:
+            return None
+        token = header[7:].strip()
+        principal = self.verified.get(token) if token else None
+        if principal is None or not self.breaker.allow():
+            return None
+        try:
+            body = self.backend.get(run_cache_key(principal.tenant_id, run_id))
+        except Exception:  # Flask's path retries, trips the breaker and logs it
+            return None
+        return body if isinstance(body, bytes) else None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
+            match = _RUN_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if match is not None:
+                body = self._cached_body(environ, match.group(1))
+                if body is not None:
+                    CACHE_HIT.inc()
+                    environ[ROUTE_KEY] = ROUTE
+                    start_response(
+                        "200 OK",
+                        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                    )
+                    return [body]
+        return self.wsgi_app(environ, start_response)
+
+
+def init_fast_read(app: Flask) -> None:
+    """Install in front of Flask (call before `edge.init_edge`, which wraps it)."""
+    if app.config.get("RUN_READ_FAST_PATH", True):
+        app.wsgi_app = CachedRunReads(app, app.wsgi_app)  # type: ignore[method-assign]
