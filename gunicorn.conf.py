@@ -112,10 +112,13 @@ def on_exit(server):
 
 
 def post_worker_init(worker):
-    """Start this worker's outbox relay after fork (producers are never shared)."""
+    """Start this worker's outbox relay after fork (producers are never shared), then
+    tune the garbage collector for serving (see `ingress_app.edge.tune_gc_for_serving`)."""
+    from ingress_app.edge import tune_gc_for_serving
     from ingress_app.outbox.relay import start_background_relay
 
     start_background_relay(worker.wsgi)
+    tune_gc_for_serving()
 
 
 def worker_exit(server, worker):

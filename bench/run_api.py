@@ -774,9 +774,14 @@ def main(argv=None) -> int:
         counts = {}
         import psycopg
 
+        time.sleep(1.0)  # requests still in flight when wrk stopped finish committing
         with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-            for table in ("flow_runs_audit", "outbox_messages", "audit_events"):
-                counts[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            # one statement, one snapshot: the three counts must be equal
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM flow_runs_audit), "
+                "(SELECT count(*) FROM outbox_messages), (SELECT count(*) FROM audit_events)"
+            ).fetchone()
+            counts = dict(zip(("flow_runs_audit", "outbox_messages", "audit_events"), row))
 
         extra = []
         if policy is not None:

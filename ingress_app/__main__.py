@@ -27,9 +27,11 @@ class _Server(BaseApplication):
 
 
 def _start_relay(worker) -> None:
+    from .edge import tune_gc_for_serving
     from .outbox.relay import start_background_relay
 
     start_background_relay(worker.wsgi)
+    tune_gc_for_serving()
 
 
 def _stop_relay(server, worker) -> None:

@@ -265,7 +265,7 @@ class VerifiedTokens:
 
 
 def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+    header = request.environ.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer " and len(header) < 8192:
         return header[7:].strip() or None
     return None
@@ -273,7 +273,8 @@ def _bearer_token() -> str | None:
 
 def authenticate() -> Principal:
     """Verify the request's Bearer token and return the caller."""
-    principal = g.get("principal")
+    ctx_g = g._get_current_object()  # one context lookup instead of three
+    principal = getattr(ctx_g, "principal", None)
     if principal is not None:
         return principal
     verified: VerifiedTokens = current_app.extensions["ingress_verified_tokens"]
@@ -290,7 +291,7 @@ def authenticate() -> Principal:
         principal = _principal_from_claims(claims)
         if token:
             verified.put(token, principal, claims)
-    g.principal = principal
+    ctx_g.principal = principal
     return principal
 
 

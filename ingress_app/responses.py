@@ -7,7 +7,7 @@ with its `Content-Length` already set, so the copy and the conversion are skippe
 
 from __future__ import annotations
 
-from werkzeug.wrappers import Response
+from flask import Response
 
 
 class JSONBytesResponse(Response):
