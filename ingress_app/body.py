@@ -157,16 +157,19 @@ def _read_body() -> bytes:
 
 def json_body(*, required: bool = True) -> Any:
     """Return the request's parsed JSON body (None when empty and not required)."""
-    cached = g.get("_json_body", _MISSING)
+    ctx_g = g._get_current_object()
+    cached = getattr(ctx_g, "_json_body", _MISSING)
     if cached is not _MISSING:
         return cached
     data = _read_body()
     if not data:
         if required:
             raise BadRequest("a JSON request body is required", error="Invalid JSON")
-        g._json_body = None
+        ctx_g._json_body = None
         return None
-    if not is_json_mimetype(request.mimetype):
+    content_type = request.environ.get("CONTENT_TYPE", "")
+    # the usual header is checked as a string; anything else is parsed properly
+    if content_type != "application/json" and not is_json_mimetype(request.mimetype):
         raise UnsupportedMediaType(
             f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
         )
@@ -175,5 +178,5 @@ def json_body(*, required: bool = True) -> Any:
         # None means "no body" to the callers that allow one (webargs); a literal `null`
         # must not pass for it (a body is an object, as for any other non-object).
         raise ValidationFailed([{"path": "body", "message": "Invalid input type."}])
-    g._json_body = value
+    ctx_g._json_body = value
     return value
