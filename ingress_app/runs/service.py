@@ -294,10 +294,11 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
     _accepted_counter(req.source).inc()
     # DEBUG, not INFO: at full rate a line per run costs ~10 % of an accept's CPU, and
     # every acceptance is already in the audit trail (audit_events, GET /v1/audit).
-    log.debug(
-        "run accepted",
-        extra={"run_id": run_id, "tenant_id": tenant_id, "flow_id": prepared.flow.id},
-    )
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "run accepted",
+            extra={"run_id": run_id, "tenant_id": tenant_id, "flow_id": prepared.flow.id},
+        )
     return Accepted(run_id, correlation_id)
 
 
