@@ -50,6 +50,18 @@ class Blueprint(_Blueprint):
 
         return decorator
 
+    @staticmethod
+    def doc(**kwargs):
+        """`Blueprint.doc` without the call-through wrapper (see `alt_response`)."""
+        document = _Blueprint.doc(**kwargs)
+
+        def decorator(func):
+            documented = document(func)
+            func._apidoc = documented._apidoc
+            return func
+
+        return decorator
+
 
 class Api(_Api):
     """flask-smorest Api documenting and rendering the `{error, detail}` envelope."""
