@@ -157,7 +157,11 @@ class OutboxRelay:
         return outcomes
 
     def prune(self) -> int:
-        """Delete published rows older than OUTBOX_RETENTION_HOURS."""
+        """Delete published rows older than OUTBOX_RETENTION_HOURS (returns how many), and
+        webhook deliveries last seen more than WEBHOOK_DELIVERY_RETENTION_HOURS ago (their
+        dedupe window), so neither table needs a cron job."""
+        from ..webhooks.service import prune_deliveries
+
         cutoff = utcnow() - timedelta(hours=self.config["OUTBOX_RETENTION_HOURS"])
         with self.app.app_context():
             with db.engine.begin() as conn:
@@ -166,8 +170,11 @@ class OutboxRelay:
                         _table.c.published_at.is_not(None), _table.c.published_at < cutoff
                     )
                 ).rowcount
+            forgotten = prune_deliveries()
         if deleted:
             log.info("pruned published outbox messages", extra={"deleted": deleted})
+        if forgotten:
+            log.info("pruned old webhook deliveries", extra={"deleted": forgotten})
         return deleted
 
     def run_forever(self) -> None:

@@ -804,3 +804,23 @@ def test_prune_forgets_old_deliveries(make_pg_app, pg):
     assert [
         row["delivery_id"] for row in pg.execute("SELECT delivery_id FROM webhook_deliveries")
     ] == ["new"]
+
+
+def test_the_relays_periodic_prune_forgets_old_deliveries_too(make_pg_app, pg):
+    from ingress_app.outbox.relay import OutboxRelay
+
+    app = make_pg_app(WEBHOOK_DELIVERY_RETENTION_HOURS=1)
+    client = app.test_client()
+    webhook = token_webhook(client)
+    post_token(client, webhook, json={"a": 1}, headers={"Idempotency-Key": "old"})
+    post_token(client, webhook, json={"a": 2}, headers={"Idempotency-Key": "new"})
+    pg.execute(
+        "UPDATE webhook_deliveries SET last_received_at = now() - interval '2 hours' "
+        "WHERE delivery_id = 'old'"
+    )
+
+    OutboxRelay(app).prune()
+
+    assert [
+        row["delivery_id"] for row in pg.execute("SELECT delivery_id FROM webhook_deliveries")
+    ] == ["new"]
