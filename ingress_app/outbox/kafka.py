@@ -55,6 +55,9 @@ def producer_config(config: dict[str, Any]) -> dict[str, Any]:
 def consumer_config(config: dict[str, Any]) -> dict[str, Any]:
     """A consumer-group member that commits offsets only after the database write."""
     return {
+        # A subscribed topic that does not exist yet (the consumer started before anything
+        # was published) is found at the next metadata refresh: 10 s, not librdkafka's 5 min.
+        "topic.metadata.refresh.interval.ms": 10000,
         **client_config(config),
         "group.id": config["KAFKA_CONSUMER_GROUP"],
         "client.id": "ingress-run-events",

@@ -72,3 +72,42 @@ def test_consumer_applies_events_skips_junk_and_commits(kafka_app, kafka_broker,
     committed = consumer.committed([confluent_kafka.TopicPartition(kafka_topics[1], 0)], timeout=10)
     consumer.close()
     assert committed[0].offset == len(values)
+
+
+def test_consumer_started_before_its_topic_exists_picks_it_up(
+    make_pg_app, kafka_broker, kafka_topics, pg
+):
+    """A newcomer starts `events consume` before anything was published: the topic appears
+    later and its events must still be applied within seconds (metadata refresh 10 s),
+    not after librdkafka's default five minutes."""
+    import threading
+    import time
+
+    topic = f"late-events-{uuid.uuid4().hex[:8]}"
+    app = make_pg_app(
+        KAFKA_BOOTSTRAP_SERVERS=kafka_broker.bootstrap,
+        KAFKA_TOPIC_FLOW_RUNS=kafka_topics[0],
+        KAFKA_TOPIC_RUN_EVENTS=topic,
+        KAFKA_CONSUMER_GROUP=f"late-{uuid.uuid4().hex[:8]}",
+        KAFKA_SESSION_TIMEOUT_MS=6000,
+        KAFKA_HEARTBEAT_INTERVAL_MS=500,
+    )
+    client = app.test_client()
+    run_id = client.post(
+        "/v1/runs", json={"flow_definition": sample_flow()}, headers=auth()
+    ).get_json()["run_id"]
+    consumer = RunEventConsumer(app)
+    outcome: dict = {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(consumer.run(max_messages=1, poll_timeout=0.5)), daemon=True
+    )
+    thread.start()
+    time.sleep(3)  # subscribed to a topic that does not exist yet
+
+    produce(kafka_broker.bootstrap, topic, [event(run_id, "SUCCEEDED")])  # creates it
+    thread.join(timeout=45)
+    consumer.stop()
+    thread.join(timeout=10)
+
+    assert outcome == {"applied": 1}
+    assert client.get(f"/v1/runs/{run_id}", headers=auth()).get_json()["status"] == "SUCCEEDED"
