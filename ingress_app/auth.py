@@ -264,11 +264,16 @@ class VerifiedTokens:
         self._entries[token] = (principal, float(claims["exp"]), float(claims.get("nbf", 0)))
 
 
-def _bearer_token() -> str | None:
-    header = request.environ.get("HTTP_AUTHORIZATION", "")
+def bearer_token_from(environ: dict[str, Any]) -> str | None:
+    """The token of a WSGI request's `Authorization: Bearer …` header, if any."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer " and len(header) < 8192:
         return header[7:].strip() or None
     return None
+
+
+def _bearer_token() -> str | None:
+    return bearer_token_from(request.environ)
 
 
 def authenticate() -> Principal:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from flask import g, request
@@ -48,20 +49,26 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _has_lone_surrogate(value: Any) -> bool:
+def iter_strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON-like value, keys included (iteratively, any depth)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+            yield item
         elif isinstance(item, dict):
             stack.extend(item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    for item in iter_strings(value):
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
     return False
 
 

@@ -41,26 +41,24 @@ class Blueprint(_Blueprint):
         views document up to ten error statuses: ten wrapper layers on every request.
         Here the documentation is put on the view itself and the view is returned.
         """
-        document = super().alt_response(status_code, *args, **kwargs)
-
-        def decorator(func):
-            documented = document(func)
-            func._apidoc = documented._apidoc  # a fresh copy, as flask-smorest makes one
-            return func
-
-        return decorator
+        return _documentation_only(super().alt_response(status_code, *args, **kwargs))
 
     @staticmethod
     def doc(**kwargs):
         """`Blueprint.doc` without the call-through wrapper (see `alt_response`)."""
-        document = _Blueprint.doc(**kwargs)
+        return _documentation_only(_Blueprint.doc(**kwargs))
 
-        def decorator(func):
-            documented = document(func)
-            func._apidoc = documented._apidoc
-            return func
 
-        return decorator
+def _documentation_only(document):
+    """Turn a flask-smorest documenting decorator into one that only documents: the
+    view gets the decorator's `_apidoc` (a fresh copy, as flask-smorest makes one) and is
+    returned itself instead of the wrapper."""
+
+    def decorator(func):
+        func._apidoc = document(func)._apidoc
+        return func
+
+    return decorator
 
 
 class Api(_Api):

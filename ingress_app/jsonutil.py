@@ -26,7 +26,11 @@ def dumps(value: Any) -> bytes:
         return _stdlib(value).encode()
 
 
-_stdlib_sorted = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+#: Sorted-key compact JSON by the standard library: the form digests stored before orjson
+#: (and the registry's content digests) were computed over.
+stdlib_canonical = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":")
+).encode
 
 
 def canonical_dumps(value: Any) -> bytes:
@@ -34,7 +38,7 @@ def canonical_dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        return _stdlib_sorted(value).encode()
+        return stdlib_canonical(value).encode()
 
 
 def dumps_str(value: Any) -> str:

@@ -58,7 +58,6 @@ class TenantRateLimits:
             tenant_rate_limit, key_func=_tenant_key, exempt_when=_no_limit, scope="tenant-runs"
         )
 
-
     def _init_app_lazily(self, app: Flask) -> None:
         """`init_app`, with the limiter's per-request hooks run only on requests that
         entered a limit: its after-request (rate-limit headers) and teardown (context

@@ -10,6 +10,8 @@ import click
 import yaml
 from flask.cli import AppGroup
 
+from ..body import iter_strings
+
 flows = AppGroup("flows", help="Register flow definitions in the flow registry.")
 
 
@@ -19,18 +21,7 @@ def _json_compatible(value: Any) -> Any:
 
 
 def _contains_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+    return any("\x00" in item for item in iter_strings(value))
 
 
 def load_flow_file(path: Path) -> dict[str, Any]:

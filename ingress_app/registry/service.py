@@ -41,6 +41,7 @@ from ..db_types import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
+from ..jsonutil import dumps_str, stdlib_canonical
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
 from .models import FlowVersion
@@ -60,8 +61,6 @@ AUTO_VERSION_ATTEMPTS = 10
 MISSING_TTL_SECONDS = 10
 _ABSENT = "absent"
 
-_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +167,7 @@ def content_hash(definition: dict[str, Any], tags: list[str], metadata: dict[str
     """What makes two registrations 'the same content' (the version itself excluded)."""
     unversioned = {k: v for k, v in definition.items() if k != "version"}
     material = {"definition": unversioned, "tags": tags, "metadata": metadata}
-    return hashlib.sha256(_canonical(material).encode()).hexdigest()
+    return hashlib.sha256(stdlib_canonical(material).encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- reading
@@ -356,7 +355,7 @@ class LocalLookups:
             return
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
-        kept = value if value == _ABSENT else (_compact(value[0]), value[1])
+        kept = value if value == _ABSENT else (dumps_str(value[0]), value[1])
         self._entries[key] = (time.monotonic() + self.seconds, kept)
 
     def evict(self, key: str) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..auth import bearer_token_from
 from ..cache import breaker_for
 from ..edge import ROUTE_KEY
 from ..extensions import cache
@@ -48,10 +49,7 @@ class CachedRunReads:
     def _cached_body(self, environ: dict[str, Any], run_id: str) -> bytes | None:
         if self.cors and "HTTP_ORIGIN" in environ:
             return None
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        if header[:7].lower() != "bearer " or len(header) >= 8192:
-            return None
-        token = header[7:].strip()
+        token = bearer_token_from(environ)
         principal = self.verified.get(token) if token else None
         if principal is None or not self.breaker.allow():
             return None

@@ -28,7 +28,7 @@ from ..errors import (
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
 from ..ids import new_id
-from ..jsonutil import canonical_dumps, dumps
+from ..jsonutil import canonical_dumps, dumps, stdlib_canonical
 from ..outbox import messages
 from ..outbox.messages import outbox_row
 from ..outbox.models import OutboxMessage
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 CACHE_HIT = metrics.CACHE_LOOKUPS.labels("hit")
 _CACHE_MISS = metrics.CACHE_LOOKUPS.labels("miss")
-_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -166,7 +165,7 @@ def _legacy_fingerprint(req: RunRequest) -> str:
     """The fingerprint as versions before orjson computed it (the standard library's
     encoder, which spells some floats differently): a retry of a run accepted before an
     upgrade still matches."""
-    return hashlib.sha256(_canonical(_fingerprint_material(req)).encode()).hexdigest()
+    return hashlib.sha256(stdlib_canonical(_fingerprint_material(req)).encode()).hexdigest()
 
 
 def _replay(tenant_id: str, req: RunRequest, fingerprint: str) -> Accepted:
@@ -174,7 +173,8 @@ def _replay(tenant_id: str, req: RunRequest, fingerprint: str) -> Accepted:
     existing = store.find_by_idempotency_key(tenant_id, request_id)
     if existing is None:  # pragma: no cover - the conflicting row vanished (deleted by hand)
         raise BadRequest("the idempotency key could not be resolved; retry")
-    if existing["request_hash"] not in (fingerprint, _legacy_fingerprint(req)):
+    stored = existing["request_hash"]
+    if stored != fingerprint and stored != _legacy_fingerprint(req):
         raise IdempotencyMismatch(
             f"request_id {request_id!r} was used before with a different payload"
         )

@@ -786,7 +786,8 @@ def test_another_tenants_deliveries_are_404(client):
     assert_error(response, 404)
 
 
-def test_prune_forgets_old_deliveries(make_pg_app, pg):
+def app_with_an_old_and_a_new_delivery(make_pg_app, pg):
+    """Retention 1 h; delivery "old" last seen 2 h ago, "new" just now."""
     app = make_pg_app(WEBHOOK_DELIVERY_RETENTION_HOURS=1)
     client = app.test_client()
     webhook = token_webhook(client)
@@ -796,6 +797,11 @@ def test_prune_forgets_old_deliveries(make_pg_app, pg):
         "UPDATE webhook_deliveries SET last_received_at = now() - interval '2 hours' "
         "WHERE delivery_id = 'old'"
     )
+    return app
+
+
+def test_prune_forgets_old_deliveries(make_pg_app, pg):
+    app = app_with_an_old_and_a_new_delivery(make_pg_app, pg)
 
     result = app.test_cli_runner().invoke(args=["webhooks", "prune"])
 
@@ -809,15 +815,7 @@ def test_prune_forgets_old_deliveries(make_pg_app, pg):
 def test_the_relays_periodic_prune_forgets_old_deliveries_too(make_pg_app, pg):
     from ingress_app.outbox.relay import OutboxRelay
 
-    app = make_pg_app(WEBHOOK_DELIVERY_RETENTION_HOURS=1)
-    client = app.test_client()
-    webhook = token_webhook(client)
-    post_token(client, webhook, json={"a": 1}, headers={"Idempotency-Key": "old"})
-    post_token(client, webhook, json={"a": 2}, headers={"Idempotency-Key": "new"})
-    pg.execute(
-        "UPDATE webhook_deliveries SET last_received_at = now() - interval '2 hours' "
-        "WHERE delivery_id = 'old'"
-    )
+    app = app_with_an_old_and_a_new_delivery(make_pg_app, pg)
 
     OutboxRelay(app).prune()
 
