@@ -168,9 +168,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_metrics(app)
     init_security(app)
+    from .runs.fastaccept import init_fast_accept
     from .runs.fastread import init_fast_read
 
-    init_fast_read(app)  # inside the edge layer: same headers and metrics on both paths
+    # inside the edge layer: same headers and metrics on both paths
+    init_fast_read(app)
+    init_fast_accept(app)
     init_edge(app)
 
     from .audit.api import blp as audit_blp

@@ -42,6 +42,7 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("REDIS_CACHE_TTL", 300, int),
     # cached GET /v1/runs/{id} answered in front of Flask (runs/fastread.py)
     ("RUN_READ_FAST_PATH", True, bool),
+    ("RUN_ACCEPT_FAST_PATH", True, bool),
     ("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5, float),
     ("CACHE_RETRY_AFTER_SECONDS", 5.0, float),
     # flow registry: how long a worker reuses its own copy of a registry lookup

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from inspect import iscoroutinefunction
 from typing import Any
 
@@ -31,6 +32,9 @@ from .ids import new_id
 CORRELATION_HEADER = "X-Correlation-ID"
 CORRELATION_KEY = "ingress.correlation_id"
 ROUTE_KEY = "ingress.route"
+#: The correlation id of the request this thread is serving (for log lines, on both the
+#: Flask and the fast paths); None outside a request.
+current_correlation_id: ContextVar[str | None] = ContextVar("ingress_correlation_id", default=None)
 _SANE_CORRELATION = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 API_HEADERS = (
@@ -115,7 +119,11 @@ class EdgeMiddleware:
                 headers.append(HSTS)
             return start_response(status, headers, exc_info)
 
-        result = self.wsgi_app(environ, edge_start_response)
+        token = current_correlation_id.set(cid)
+        try:
+            result = self.wsgi_app(environ, edge_start_response)
+        finally:
+            current_correlation_id.reset(token)
         if seen:
             try:
                 code = int(seen[-1][:3])

@@ -11,6 +11,8 @@ import sys
 
 from flask import g, has_request_context
 
+from .edge import current_correlation_id
+
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
 
@@ -20,8 +22,8 @@ class CorrelationIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "correlation_id"):
-            cid = None
-            if has_request_context():
+            cid = current_correlation_id.get()
+            if cid is None and has_request_context():  # a request context without the edge
                 cid = g.get("correlation_id")
             record.correlation_id = cid or "-"
         return True

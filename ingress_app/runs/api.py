@@ -82,8 +82,8 @@ RUN_CREATE_BODY = {
 }
 
 
-def idempotency_key(body_request_id: str | None) -> str | None:
-    header = request.headers.get(IDEMPOTENCY_HEADER)
+def idempotency_key(body_request_id: str | None, header: str | None) -> str | None:
+    """The run's idempotency key: the body's `request_id` or the `Idempotency-Key` header."""
     if header is not None:
         header = header.strip()
         if not header or len(header) > 255:
@@ -93,16 +93,23 @@ def idempotency_key(body_request_id: str | None) -> str | None:
     return body_request_id if body_request_id is not None else header
 
 
-def _run_request(body: dict, source: str = "api") -> service.RunRequest:
+def run_request(
+    body: dict, idempotency_header: str | None, source: str = "api"
+) -> service.RunRequest:
+    """A checked run request body (`parse_run_body`) and the `Idempotency-Key` header."""
     return service.RunRequest(
         flow_id=body.get("flow_id"),
         flow_version=body.get("flow_version"),
         flow_definition=body.get("flow_definition"),
         input=body.get("input") or {},
         tenant_id=body.get("tenant_id"),
-        request_id=idempotency_key(body.get("request_id")),
+        request_id=idempotency_key(body.get("request_id"), idempotency_header),
         source=source,
     )
+
+
+def _run_request(body: dict, source: str = "api") -> service.RunRequest:
+    return run_request(body, request.headers.get(IDEMPOTENCY_HEADER), source)
 
 
 @blp.route("")

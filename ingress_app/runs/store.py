@@ -151,6 +151,26 @@ def _text_param(value: Any) -> bytes | None:
     return data
 
 
+def _text_params(params: dict[str, Any], order: tuple[str, ...]) -> list[bytes | None]:
+    """`_text_param` for every parameter of a statement, strings (nearly all) inline."""
+    values: list[bytes | None] = []
+    append = values.append
+    try:
+        for key in order:
+            value = params[key]
+            if type(value) is str:
+                if "\x00" in value:
+                    raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+                append(value.encode())
+            elif value is None:
+                append(None)
+            else:
+                append(_text_param(value))
+    except UnicodeEncodeError:
+        raise psycopg.DataError("a parameter is not valid Unicode") from None
+    return values
+
+
 def _check(pgconn, result, expected) -> None:
     """Raise what psycopg would for a failed libpq result."""
     if result.status == expected:
@@ -206,7 +226,7 @@ class AutocommitConnections:
         None when it returned no row. Connection failures surface as SQLAlchemy
         OperationalError (the API answers 503); SQL errors as psycopg's error classes."""
         statement = self._statement(sql)
-        values = [_text_param(params[key]) for key in statement.order]
+        values = _text_params(params, statement.order)
         holder = getattr(self._local, "holder", None)
         if holder is None:
             holder = self._local.holder = _ThreadConnection()

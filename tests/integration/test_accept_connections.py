@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from ingress_app.runs.store import _Statement, _text_param, autocommit_connections
+from ingress_app.runs.store import _Statement, _text_param, _text_params, autocommit_connections
 from tests.conftest import auth, sample_flow
 
 RUN = {"flow_definition": sample_flow()}
@@ -37,6 +37,18 @@ def test_text_parameters_are_utf8_and_refuse_what_postgresql_cannot_store():
         _text_param("a\x00b")
     with pytest.raises(psycopg.DataError):
         _text_param("\ud800")
+
+
+def test_a_statements_parameters_are_converted_in_its_order_with_the_same_rules():
+    when = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    params = {"b": when, "a": "é", "c": None, "d": 7, "unused": object()}
+
+    assert _text_params(params, ("a", "b", "c", "d")) == [
+        "é".encode(), b"2026-11-27T12:00:00+00:00", None, b"7"
+    ]
+    for bad in ("a\x00b", "\ud800"):
+        with pytest.raises(psycopg.DataError):
+            _text_params({"a": "ok", "b": bad}, ("a", "b"))
 
 
 def _thread_connection(app):
