@@ -157,3 +157,45 @@ def test_a_status_change_is_seen_at_once_by_the_fast_path(pair):
     after = client.get(f"/v1/runs/{run_id}", headers=headers)
 
     assert after.get_json()["status"] == "CANCEL_REQUESTED"
+
+
+def _fast_path_connection(app):
+    from ingress_app.runs.fastread import CachedRunReads, ThreadRedisGets
+
+    layer = app.wsgi_app
+    while not isinstance(layer, CachedRunReads):
+        layer = layer.wsgi_app
+    assert isinstance(layer.backend, ThreadRedisGets)
+    return layer.backend._local.conn
+
+
+def test_reads_use_the_caches_redis_settings_and_survive_a_killed_connection(
+    make_pg_app, redis_url
+):
+    import redis as redis_lib
+
+    other_db = redis_url.rsplit("/", 1)[0] + "/3"  # the connection must select this database
+    app = make_pg_app(REDIS_URL=other_db)
+    run_id, headers = _created_and_cached(app)
+    client = app.test_client()
+    flask_handled: list[str] = []
+
+    def record(sender, **extra):
+        flask_handled.append(sender.name)
+
+    request_started.connect(record, app)
+
+    first = client.get(f"/v1/runs/{run_id}", headers=headers)
+    assert first.status_code == 200 and flask_handled == []  # a hit, read from database 3
+    conn = _fast_path_connection(app)
+    admin = redis_lib.Redis.from_url(other_db)
+    host, port = conn._sock.getsockname()[:2]
+    assert admin.client_kill_filter(addr=f"{host}:{port}") == 1
+
+    after_kill = client.get(f"/v1/runs/{run_id}", headers=headers)
+    again = client.get(f"/v1/runs/{run_id}", headers=headers)
+
+    assert after_kill.status_code == 200 and after_kill.get_data() == first.get_data()
+    assert flask_handled == [app.name]  # the failed read went to Flask, which answered
+    assert again.status_code == 200 and flask_handled == [app.name]  # reconnected: fast again
+    request_started.disconnect(record, app)
