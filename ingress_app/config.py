@@ -63,6 +63,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("OUTBOX_RELAY_ENABLED", True, bool),
     ("OUTBOX_BATCH_SIZE", 1000, int),
     ("OUTBOX_POLL_INTERVAL_SECONDS", 1.0, float),
+    # least time between the starts of two batches of one relay (bigger batches under load)
+    ("OUTBOX_BATCH_SPACING_MS", 25, int),
     ("OUTBOX_DELIVERY_TIMEOUT_SECONDS", 15.0, float),
     ("OUTBOX_RETENTION_HOURS", 24, int),
     ("OUTBOX_PRUNE_INTERVAL_SECONDS", 600, int),

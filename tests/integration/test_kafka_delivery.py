@@ -191,3 +191,50 @@ def test_prune_removes_only_old_published_rows(kafka_app, pg):
     rows = pg.execute("SELECT published_at FROM outbox_messages").fetchall()
     assert len(rows) == 3
     assert sum(r["published_at"] is None for r in rows) == 1
+
+
+def test_a_lone_commit_is_published_at_once_and_a_stream_in_spaced_batches(
+    kafka_app, kafka_broker, kafka_topics, pg
+):
+    kafka_app.config["OUTBOX_BATCH_SPACING_MS"] = 300
+    client = kafka_app.test_client()
+    relay = OutboxRelay(kafka_app)
+    batches: list[int] = []
+    publish_batch = relay.publish_batch
+
+    def counted(limit=None):
+        delivered = publish_batch(limit)
+        if delivered:
+            batches.append(delivered)
+        return delivered
+
+    relay.publish_batch = counted
+    relay.start()
+    try:
+        create_runs(client, 1)  # the broker connection is made: later timings are the relay's
+        assert wait_until(lambda: pending_count(pg) == 0, 15, interval=0.01)
+        time.sleep(0.5)  # quiet: the last batch started more than the spacing ago
+
+        started = time.monotonic()
+        create_runs(client, 1)
+        assert wait_until(lambda: pending_count(pg) == 0, 5, interval=0.005)
+        lone = time.monotonic() - started
+
+        batches.clear()
+        stream_started = time.monotonic()
+        run_ids = []
+        for _ in range(40):  # a steady stream: one run every ~30 ms for ~1.2 s
+            run_ids += create_runs(client, 1)
+            time.sleep(0.03)
+        assert wait_until(lambda: pending_count(pg) == 0, 15, interval=0.05)
+        stream_seconds = time.monotonic() - stream_started
+    finally:
+        relay.stop()
+
+    assert lone < 0.25  # not held back by the 300 ms spacing
+    assert sum(batches) == 40
+    # at most one batch start per 300 ms (plus the first and a final one), not one per run
+    assert len(batches) <= stream_seconds / 0.3 + 2, batches
+    keys = {m.key().decode() for m in consume_all(
+        kafka_broker.bootstrap, kafka_topics[0], expected=42, timeout=10)}
+    assert set(run_ids) <= keys
