@@ -11,19 +11,22 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt as pyjwt
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
+from flask_jwt_extended.config import config as jwt_config
 
 from .config import ConfigError, is_production
-from .errors import Unauthorized, error_response
+from .errors import ServiceUnavailable, Unauthorized, error_response
 from .extensions import jwt
 from .security import WEAK_SECRETS
 
@@ -104,9 +107,10 @@ def configure_jwt(app: Flask) -> None:
         public = _read_key(
             cfg.get("JWT_PUBLIC_KEY", ""), cfg.get("JWT_PUBLIC_KEY_FILE", ""), "JWT_PUBLIC_KEY"
         )
-        if not public:
+        if not public and not cfg.get("JWT_JWKS_URL"):
             raise ConfigError(
-                f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE"
+                f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY, JWT_PUBLIC_KEY_FILE or "
+                "JWT_JWKS_URL"
             )
         cfg["JWT_PUBLIC_KEY"] = public
         previous = _read_key(
@@ -131,11 +135,111 @@ def configure_jwt(app: Flask) -> None:
     if cfg.get("JWT_AUDIENCE"):
         cfg["JWT_DECODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
         cfg["JWT_ENCODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
+    jwks = _configure_jwks(cfg, algorithm, production)
     jwt.init_app(app)
+    app.extensions["ingress_jwks"] = jwks
     app.extensions["ingress_verified_tokens"] = VerifiedTokens(cfg["JWT_DECODE_LEEWAY"])
     app.extensions["ingress_previous_jwt_key"] = previous or None
     if previous:
         log.info("JWT key rotation: tokens signed with the previous key are still accepted")
+
+
+class JwksKeys(pyjwt.PyJWKClient):
+    """The identity provider's signing keys, from its JWKS endpoint (`JWT_JWKS_URL`).
+
+    PyJWT's client caches the set for `JWT_JWKS_CACHE_SECONDS` and fetches it again at
+    most once per `JWT_JWKS_REFRESH_COOLDOWN_SECONDS` when a token names a `kid` it does
+    not hold (a rotation), so tokens with made-up `kid`s cannot make us hammer the
+    provider. On top of that, when a fetch fails (the provider is down or answers
+    garbage) the last set fetched successfully stays in use: an outage of the provider
+    does not lock out clients whose keys we already know.
+    """
+
+    def __init__(self, url: str, *, lifespan: float, cooldown: float, timeout: float):
+        super().__init__(
+            url, cache_jwk_set=True, lifespan=lifespan, timeout=timeout,
+            cooldown_duration=cooldown,
+        )
+        self._last_good: Any = None
+        self._lock = threading.Lock()
+
+    def fetch_data(self) -> Any:
+        try:
+            data = super().fetch_data()
+        except pyjwt.PyJWKClientError as exc:
+            with self._lock:
+                last_good = self._last_good
+            if last_good is None:
+                raise
+            log.warning(
+                "JWKS endpoint unavailable; using the last key set fetched",
+                extra={"error": str(exc)[:300]},
+            )
+            if self.jwk_set_cache is not None:
+                self.jwk_set_cache.put(last_good)
+            return last_good
+        with self._lock:
+            self._last_good = data
+        return data
+
+    def key_for(self, header: dict[str, Any]) -> Any:
+        """The public key to verify a token with this (unverified) header."""
+        kid = header.get("kid")
+        try:
+            if kid is None:
+                keys = self.get_signing_keys()
+                if len(keys) != 1:
+                    raise Unauthorized(
+                        "invalid token: it names no signing key ('kid') and the key set "
+                        "holds several"
+                    )
+                return keys[0].key
+            if not isinstance(kid, str):
+                raise Unauthorized("invalid token: 'kid' must be a string")
+            return self.get_signing_key(kid).key
+        except pyjwt.PyJWKClientConnectionError:
+            log.error("JWKS endpoint unavailable and no key set known yet")
+            raise ServiceUnavailable(
+                "the identity provider's signing keys cannot be fetched; retry later",
+                retry_after=5,
+            ) from None
+        except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError, pyjwt.PyJWKError):
+            raise Unauthorized("invalid token: its signing key is not in the key set") from None
+
+
+def _is_loopback(host: str | None) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+def _configure_jwks(cfg: dict[str, Any], algorithm: str, production: bool) -> JwksKeys | None:
+    url = (cfg.get("JWT_JWKS_URL") or "").strip()
+    if not url:
+        return None
+    if algorithm in _SYMMETRIC:
+        raise ConfigError(
+            f"JWT_JWKS_URL needs an asymmetric JWT_ALGORITHM (RS256, ES256, …), not {algorithm}"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ConfigError(f"JWT_JWKS_URL={url!r} is not an http(s) URL")
+    if production and parts.scheme != "https" and not _is_loopback(parts.hostname):
+        raise ConfigError("JWT_JWKS_URL must use https in production")
+    return JwksKeys(
+        url,
+        lifespan=max(1, int(cfg["JWT_JWKS_CACHE_SECONDS"])),
+        cooldown=float(cfg["JWT_JWKS_REFRESH_COOLDOWN_SECONDS"]),
+        timeout=float(cfg["JWT_JWKS_TIMEOUT_SECONDS"]),
+    )
+
+
+@jwt.decode_key_loader
+def _decode_key(header: dict[str, Any], payload: dict[str, Any]) -> Any:
+    """The key flask-jwt-extended verifies a token with: from the JWKS when one is set
+    (a token without `kid` and a static `JWT_PUBLIC_KEY` falls back to that key)."""
+    jwks: JwksKeys | None = current_app.extensions.get("ingress_jwks")
+    if jwks is None or ("kid" not in header and current_app.config.get("JWT_PUBLIC_KEY")):
+        return jwt_config.decode_key  # flask-jwt-extended's own choice: secret or public key
+    return jwks.key_for(header)
 
 
 def _claims_from_previous_key(token: str | None) -> dict[str, Any] | None:

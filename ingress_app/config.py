@@ -30,6 +30,11 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("JWT_PREVIOUS_SECRET_KEY", "", str),
     ("JWT_PREVIOUS_PUBLIC_KEY", "", str),
     ("JWT_PREVIOUS_PUBLIC_KEY_FILE", "", str),
+    # the identity provider's JSON Web Key Set (RS*/ES*/PS*): keys chosen by the token's `kid`
+    ("JWT_JWKS_URL", "", str),
+    ("JWT_JWKS_CACHE_SECONDS", 300, int),
+    ("JWT_JWKS_REFRESH_COOLDOWN_SECONDS", 30, float),
+    ("JWT_JWKS_TIMEOUT_SECONDS", 2, float),
     # database (seed name; postgresql:// is normalised to psycopg 3)
     ("DATABASE_URL", "", str),
     ("DB_POOL_SIZE", 10, int),
