@@ -36,7 +36,10 @@ COMPONENTS = [
     ("logging", r"/logging/"),
     ("json (stdlib) encode/decode", r"/json/"),
     ("uuid", r"/uuid\.py"),
-    ("correlation id", r"ingress_app/correlation\.py"),
+    ("ingress_app.edge: correlation id, security headers, request metrics", r"ingress_app/edge\.py"),
+    ("ingress_app.runs.fastaccept: accepts in front of Flask", r"ingress_app/runs/fastaccept\.py"),
+    ("ingress_app.runs.fastread: cached reads in front of Flask", r"ingress_app/runs/fastread\.py"),
+    ("prometheus-client (metric updates)", r"prometheus_client/"),
 ]
 
 FRAMEWORK = r"(flask_smorest|webargs|flask|werkzeug|gunicorn|flask_jwt_extended|flask_caching)/"

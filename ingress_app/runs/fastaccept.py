@@ -8,7 +8,7 @@ layer calls the same pipeline (`body.parse_json_bytes`, `schemas.parse_run_body`
 `service.accept_run`) itself, but only when every condition of a plain request holds:
 
 - `POST /v1/runs` with no query string;
-- `Content-Type: application/json` exactly and a `Content-Length` between 1 and
+- `Content-Type: application/json` (or with `; charset=utf-8`) and a `Content-Length` of 1 to
   `MAX_CONTENT_LENGTH` (chunked bodies, other media types and over-long bodies go to
   Flask, which answers 413/415 or parses them);
 - a Bearer token this process has already verified in full, whose `exp`/`nbf` still
@@ -43,6 +43,8 @@ from .schemas import parse_run_body
 from .service import accept_run
 
 ROUTE = "/v1/runs"
+# What clients send (JSON is UTF-8 by definition; Flask's path ignores the parameter too).
+_JSON_TYPES = frozenset({"application/json", "application/json;charset=utf-8"})
 
 
 class DirectAccepts:
@@ -56,7 +58,12 @@ class DirectAccepts:
 
     def _principal(self, environ: dict[str, Any]):
         """The caller, if this request qualifies for the direct path (else None)."""
-        if environ.get("QUERY_STRING") or environ.get("CONTENT_TYPE") != "application/json":
+        if environ.get("QUERY_STRING"):
+            return None
+        content_type = environ.get("CONTENT_TYPE")
+        if content_type != "application/json" and (
+            content_type is None or content_type.lower().replace(" ", "") not in _JSON_TYPES
+        ):
             return None
         length = environ.get("CONTENT_LENGTH", "")
         if not length.isdigit() or int(length) == 0:

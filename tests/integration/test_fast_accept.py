@@ -234,7 +234,7 @@ def test_replays_and_mismatches_answer_the_same_on_both_paths(pair, flask_handle
 
 FALL_THROUGH = {
     "never-verified-token": {},
-    "charset-parameter": {"content_type": "application/json; charset=utf-8"},
+    "latin-1-charset": {"content_type": "application/json; charset=latin-1"},
     "vendor-json-type": {"content_type": "application/vnd.api+json"},
     "text-plain": {"content_type": "text/plain"},
     "query-string": {"path": "/v1/runs?dry=1"},
@@ -266,6 +266,20 @@ def test_everything_but_a_plain_request_goes_to_flask_and_answers_the_same(
 
     assert fast_answer == plain_answer
     assert flask_handled == [fast.name, plain.name]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8",
+                                          "Application/JSON;charset=UTF-8"])
+def test_a_utf8_charset_parameter_is_still_a_plain_request(pair, flask_handled, content_type):
+    fast, plain = pair
+    headers = _verified(pair, auth())
+    data = json.dumps(RUN).encode()
+    flask_handled.clear()
+
+    fast_answer, plain_answer = _post_both(pair, headers, data=data, content_type=content_type)
+
+    assert fast_answer == plain_answer and fast_answer[0] == 202
+    assert flask_handled == [plain.name]
 
 
 def test_a_rate_limited_tenant_and_a_cors_request_go_to_flask(make_pg_app, tmp_path, flask_handled):
