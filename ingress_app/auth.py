@@ -166,11 +166,12 @@ class JwksKeys(pyjwt.PyJWKClient):
     def fetch_data(self) -> Any:
         try:
             data = super().fetch_data()
-        except pyjwt.PyJWKClientError as exc:
+        except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError, ValueError) as exc:
+            # ValueError: a body that is not JSON at all (PyJWT lets that through)
             with self._lock:
                 last_good = self._last_good
             if last_good is None:
-                raise
+                raise pyjwt.PyJWKClientError(f"no usable key set: {exc}"[:300]) from None
             log.warning(
                 "JWKS endpoint unavailable; using the last key set fetched",
                 extra={"error": str(exc)[:300]},
@@ -184,27 +185,35 @@ class JwksKeys(pyjwt.PyJWKClient):
 
     def key_for(self, header: dict[str, Any]) -> Any:
         """The public key to verify a token with this (unverified) header."""
-        kid = header.get("kid")
         try:
-            if kid is None:
-                keys = self.get_signing_keys()
-                if len(keys) != 1:
-                    raise Unauthorized(
-                        "invalid token: it names no signing key ('kid') and the key set "
-                        "holds several"
-                    )
-                return keys[0].key
-            if not isinstance(kid, str):
-                raise Unauthorized("invalid token: 'kid' must be a string")
-            return self.get_signing_key(kid).key
-        except pyjwt.PyJWKClientConnectionError:
-            log.error("JWKS endpoint unavailable and no key set known yet")
+            keys = self.get_signing_keys()
+        except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError) as exc:
+            # no usable key set at all (never fetched, or the provider serves none):
+            # nothing can be verified, which says nothing about this token
+            log.error("JWKS endpoint gives no usable key set", extra={"error": str(exc)[:300]})
             raise ServiceUnavailable(
                 "the identity provider's signing keys cannot be fetched; retry later",
                 retry_after=5,
             ) from None
-        except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError, pyjwt.PyJWKError):
-            raise Unauthorized("invalid token: its signing key is not in the key set") from None
+        kid = header.get("kid")
+        if kid is None:
+            if len(keys) != 1:
+                raise Unauthorized(
+                    "invalid token: it names no signing key ('kid') and the key set holds "
+                    "several"
+                )
+            return keys[0].key
+        if not isinstance(kid, str):
+            raise Unauthorized("invalid token: 'kid' must be a string")
+        key = self.match_kid(keys, kid)
+        if key is None:
+            try:  # fetches the set again, unless within the cooldown
+                key = self.get_signing_key(kid)
+            except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError):
+                raise Unauthorized(
+                    "invalid token: its signing key is not in the key set"
+                ) from None
+        return key.key
 
 
 def _is_loopback(host: str | None) -> bool:

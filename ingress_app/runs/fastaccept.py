@@ -35,7 +35,7 @@ from flask import Flask
 
 from ..auth import bearer_token_from
 from ..body import parse_json_bytes
-from ..edge import CORRELATION_KEY, ROUTE_KEY
+from ..edge import CORRELATION_KEY, ROUTE_KEY, correlation_id_from
 from ..errors import handle_unexpected
 from ..jsonutil import dumps
 from .api import run_request
@@ -101,7 +101,8 @@ class DirectAccepts:
                 req = run_request(
                     parse_run_body(parse_json_bytes(data)), environ.get("HTTP_IDEMPOTENCY_KEY")
                 )
-                accepted = accept_run(req, principal, environ[CORRELATION_KEY])
+                cid = environ.get(CORRELATION_KEY) or correlation_id_from(environ)
+                accepted = accept_run(req, principal, cid)
             except Exception as exc:  # noqa: BLE001 - rendered as Flask's handlers would
                 response = handle_unexpected(exc)
                 return response(environ, start_response)

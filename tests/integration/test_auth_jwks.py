@@ -45,13 +45,16 @@ class JwksServer:
 
     def __init__(self):
         self.keys: list[dict] = []
+        self.raw: bytes | None = None  # served instead of the key set when set
         self.requests = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 server.requests += 1
-                body = json.dumps({"keys": server.keys}).encode()
+                body = server.raw if server.raw is not None else json.dumps(
+                    {"keys": server.keys}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -204,6 +207,33 @@ def test_provider_down_after_a_fetch_keeps_the_last_key_set(make_jwks_app, jwks_
     response = client.get("/v1/runs", headers=bearer(fresh))
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("served", [b"<html>oops</html>", b'{"keys": []}'])
+def test_a_provider_serving_no_usable_key_set_is_503_not_a_verdict_on_the_token(
+    make_jwks_app, jwks_server, keys, served
+):
+    jwks_server.raw = served
+    client = make_jwks_app().test_client()
+
+    assert_error(client.get("/v1/runs", headers=bearer(token(keys["a"], "a"))), 503)
+
+    jwks_server.raw = None  # the provider is fixed
+    jwks_server.keys = [jwk("a", keys["a"])]
+    assert client.get("/v1/runs", headers=bearer(token(keys["a"], "a"))).status_code == 200
+
+
+def test_a_provider_turning_to_garbage_keeps_the_last_good_set(make_jwks_app, jwks_server, keys):
+    jwks_server.keys = [jwk("a", keys["a"])]
+    client = make_jwks_app(JWT_JWKS_CACHE_SECONDS=1).test_client()
+    assert client.get("/v1/runs", headers=bearer(token(keys["a"], "a"))).status_code == 200
+    jwks_server.raw = b'{"keys": []}'
+    time.sleep(1.2)
+
+    response = client.get("/v1/runs", headers=bearer(token(keys["a"], "a", jti="fresh")))
+
+    assert response.status_code == 200
+    assert jwks_server.requests >= 2  # it did ask, and fell back
 
 
 @pytest.mark.parametrize(
