@@ -781,7 +781,7 @@ def main(argv=None) -> int:
                 "SELECT (SELECT count(*) FROM flow_runs_audit), "
                 "(SELECT count(*) FROM outbox_messages), (SELECT count(*) FROM audit_events)"
             ).fetchone()
-            counts = dict(zip(("flow_runs_audit", "outbox_messages", "audit_events"), row))
+            counts = dict(zip(("flow_runs_audit", "outbox_messages", "audit_events"), row, strict=True))
 
         extra = []
         if policy is not None:

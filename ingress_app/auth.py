@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +27,7 @@ from flask_jwt_extended.config import config as jwt_config
 from .config import ConfigError, is_production
 from .errors import ServiceUnavailable, Unauthorized, error_response
 from .extensions import jwt
-from .security import WEAK_SECRETS
+from .security import is_weak_secret
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +87,13 @@ def configure_jwt(app: Flask) -> None:
                 )
             secret = _development_secret(app)
             cfg["INGRESS_DEV_SECRET"] = True
-        elif production and (
-            len(secret) < 32 or len(set(secret)) < 8 or secret.lower() in WEAK_SECRETS
-        ):
+        elif production and is_weak_secret(secret):
             raise ConfigError(
                 "JWT_SECRET_KEY must be a random value of at least 32 characters in production"
             )
         cfg["JWT_SECRET_KEY"] = secret
         previous = cfg.get("JWT_PREVIOUS_SECRET_KEY") or ""
-        if previous and production and (
-            len(previous) < 32 or len(set(previous)) < 8 or previous.lower() in WEAK_SECRETS
-        ):
+        if previous and production and is_weak_secret(previous):
             raise ConfigError(
                 "JWT_PREVIOUS_SECRET_KEY must be a random value of at least 32 characters "
                 "in production"
@@ -160,16 +155,14 @@ class JwksKeys(pyjwt.PyJWKClient):
             url, cache_jwk_set=True, lifespan=lifespan, timeout=timeout,
             cooldown_duration=cooldown,
         )
-        self._last_good: Any = None
-        self._lock = threading.Lock()
+        self._last_good: Any = None  # one reference, read and replaced whole
 
     def fetch_data(self) -> Any:
         try:
             data = super().fetch_data()
         except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError, ValueError) as exc:
             # ValueError: a body that is not JSON at all (PyJWT lets that through)
-            with self._lock:
-                last_good = self._last_good
+            last_good = self._last_good
             if last_good is None:
                 raise pyjwt.PyJWKClientError(f"no usable key set: {exc}"[:300]) from None
             log.warning(
@@ -179,8 +172,7 @@ class JwksKeys(pyjwt.PyJWKClient):
             if self.jwk_set_cache is not None:
                 self.jwk_set_cache.put(last_good)
             return last_good
-        with self._lock:
-            self._last_good = data
+        self._last_good = data
         return data
 
     def key_for(self, header: dict[str, Any]) -> Any:
@@ -370,6 +362,11 @@ class VerifiedTokens:
             self._entries.pop(token, None)
             return None
         return principal
+
+    def for_environ(self, environ: dict[str, Any]) -> Principal | None:
+        """The caller of a WSGI request whose Bearer token is already verified, else None."""
+        token = bearer_token_from(environ)
+        return self.get(token) if token else None
 
     def put(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
         if len(self._entries) >= self.MAX_ENTRIES:

@@ -45,7 +45,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     # cache (seed names)
     ("REDIS_URL", "", str),
     ("REDIS_CACHE_TTL", 300, int),
-    # cached GET /v1/runs/{id} answered in front of Flask (runs/fastread.py)
+    # plain requests answered in front of Flask: cached GET /v1/runs/{id} (runs/fastread.py)
+    # and POST /v1/runs (runs/fastaccept.py)
     ("RUN_READ_FAST_PATH", True, bool),
     ("RUN_ACCEPT_FAST_PATH", True, bool),
     ("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5, float),

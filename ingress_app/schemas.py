@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 
@@ -51,15 +53,20 @@ IDEMPOTENT_REPLAYED = {
 }
 
 
-def idempotency_key_parameter(description: str) -> dict:
-    """The optional `Idempotency-Key` request header, as an OpenAPI parameter."""
+def optional_header(name: str, description: str, **schema: Any) -> dict:
+    """An optional request header, as an OpenAPI parameter (a string, `schema` added)."""
     return {
         "in": "header",
-        "name": "Idempotency-Key",
+        "name": name,
         "required": False,
         "description": description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", **schema},
     }
+
+
+def idempotency_key_parameter(description: str) -> dict:
+    """The optional `Idempotency-Key` request header, as an OpenAPI parameter."""
+    return optional_header("Idempotency-Key", description, minLength=1, maxLength=255)
 
 
 def documents_errors(blp, *codes: int):

@@ -11,8 +11,18 @@ from flask import Flask
 WEAK_SECRETS = {"secret", "changeme", "change-me", "your-secret-key", "jwt-secret", "password"}
 
 
+def is_weak_secret(value: str) -> bool:
+    """Too short, too few distinct characters, or a well-known placeholder."""
+    return len(value) < 32 or len(set(value)) < 8 or value.lower() in WEAK_SECRETS
+
+
+def cors_origins(config) -> list[str]:
+    """The browser origins `CORS_ORIGINS` lists (empty: CORS closed)."""
+    return [o.strip() for o in (config.get("CORS_ORIGINS") or "").split(",") if o.strip()]
+
+
 def init_security(app: Flask) -> None:
-    origins = [o.strip() for o in (app.config.get("CORS_ORIGINS") or "").split(",") if o.strip()]
+    origins = cors_origins(app.config)
     if origins:
         from flask_cors import CORS
 

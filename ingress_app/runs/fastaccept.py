@@ -33,11 +33,11 @@ from typing import Any
 
 from flask import Flask
 
-from ..auth import bearer_token_from
 from ..body import parse_json_bytes
 from ..edge import CORRELATION_KEY, ROUTE_KEY, correlation_id_from
 from ..errors import handle_unexpected
 from ..jsonutil import dumps
+from ..security import cors_origins
 from .api import run_request
 from .schemas import parse_run_body
 from .service import accept_run
@@ -53,7 +53,7 @@ class DirectAccepts:
         self.wsgi_app = wsgi_app
         self.verified = app.extensions["ingress_verified_tokens"]
         self.policies = app.extensions["ingress_policies"]
-        self.cors = bool((app.config.get("CORS_ORIGINS") or "").strip())
+        self.cors = bool(cors_origins(app.config))
         self.max_length = app.config.get("MAX_CONTENT_LENGTH")
 
     def _principal(self, environ: dict[str, Any]):
@@ -72,8 +72,7 @@ class DirectAccepts:
             return None
         if self.cors and "HTTP_ORIGIN" in environ:
             return None
-        token = bearer_token_from(environ)
-        principal = self.verified.get(token) if token else None
+        principal = self.verified.for_environ(environ)
         if principal is None:
             return None
         runtime = self.policies

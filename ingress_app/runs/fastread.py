@@ -32,10 +32,10 @@ import redis
 from flask import Flask
 from flask_caching.backends.rediscache import RedisCache
 
-from ..auth import bearer_token_from
 from ..cache import breaker_for
 from ..edge import ROUTE_KEY
 from ..extensions import cache
+from ..security import cors_origins
 from .service import CACHE_HIT, run_cache_key
 
 _RUN_PATH = re.compile(r"/v1/runs/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
@@ -85,13 +85,12 @@ class CachedRunReads:
         self.verified = app.extensions["ingress_verified_tokens"]
         self.backend = _reader(app.extensions["cache"][cache])
         self.breaker = breaker_for(app)
-        self.cors = bool((app.config.get("CORS_ORIGINS") or "").strip())
+        self.cors = bool(cors_origins(app.config))
 
     def _cached_body(self, environ: dict[str, Any], run_id: str) -> bytes | None:
         if self.cors and "HTTP_ORIGIN" in environ:
             return None
-        token = bearer_token_from(environ)
-        principal = self.verified.get(token) if token else None
+        principal = self.verified.for_environ(environ)
         if principal is None or not self.breaker.allow():
             return None
         try:

@@ -129,46 +129,42 @@ class _Statement:
         self.name = b"ingress_" + hashlib.sha256(self.sql).hexdigest()[:16].encode()
 
 
-def _text_param(value: Any) -> bytes | None:
-    """A parameter in PostgreSQL's text format (the server infers its type)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            data = value.encode()
-        except UnicodeEncodeError:
-            raise psycopg.DataError("a parameter is not valid Unicode") from None
-    elif isinstance(value, datetime):
-        data = value.isoformat().encode()
-    elif isinstance(value, bool):
-        data = b"t" if value else b"f"
-    elif isinstance(value, (int, float)):
-        data = str(value).encode()
-    else:
-        raise TypeError(f"cannot send {type(value).__name__} as a text parameter")
-    if b"\x00" in data:  # libpq sends text parameters as C strings
-        raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
-    return data
-
-
 def _text_params(params: dict[str, Any], order: tuple[str, ...]) -> list[bytes | None]:
-    """`_text_param` for every parameter of a statement, strings (nearly all) inline."""
+    """A statement's parameters, in its order, in PostgreSQL's text format (the server
+    infers their types). Strings are nearly all of them, so they are converted inline."""
     values: list[bytes | None] = []
     append = values.append
     try:
         for key in order:
             value = params[key]
-            if type(value) is str:
-                if "\x00" in value:
-                    raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+            if isinstance(value, str):
+                if "\x00" in value:  # libpq sends text parameters as C strings
+                    raise psycopg.DataError(
+                        "PostgreSQL text fields cannot contain NUL (0x00) bytes"
+                    )
                 append(value.encode())
             elif value is None:
                 append(None)
             else:
-                append(_text_param(value))
+                append(_scalar_param(value))
     except UnicodeEncodeError:
         raise psycopg.DataError("a parameter is not valid Unicode") from None
     return values
+
+
+def _scalar_param(value: Any) -> bytes:
+    if isinstance(value, datetime):
+        return value.isoformat().encode()
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, (int, float)):
+        return str(value).encode()
+    raise TypeError(f"cannot send {type(value).__name__} as a text parameter")
+
+
+def _text_param(value: Any) -> bytes | None:
+    """One parameter in PostgreSQL's text format (see `_text_params`)."""
+    return _text_params({"value": value}, ("value",))[0]
 
 
 def _check(pgconn, result, expected) -> None:

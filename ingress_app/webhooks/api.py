@@ -10,7 +10,7 @@ from ..auth import auth_required
 from ..body import _read_body as read_body
 from ..extensions import Blueprint
 from ..ratelimit import tenant_limited
-from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors
+from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, optional_header
 from . import intake, service
 from .schemas import (
     DeliveryListArgsSchema,
@@ -116,30 +116,20 @@ def _accept_limited(authenticated: intake.AuthenticatedDelivery) -> intake.Accep
     return intake.accept_delivery(authenticated, g.correlation_id)
 
 
-def _optional_header(name: str, description: str, **schema) -> dict:
-    return {
-        "in": "header",
-        "name": name,
-        "required": False,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
-
-
 # What the intake reads besides the body. Which credentials a webhook needs depends on
 # its `auth.type` (and header names are configurable), so the operation declares
 # `security: []` and documents the Standard Webhooks headers here; a missing or wrong
 # credential is a 401 whose `WWW-Authenticate` names the webhook's scheme.
 INTAKE_PARAMETERS = [
-    _optional_header(
+    optional_header(
         "webhook-id", "Standard Webhooks: the delivery id (also the deduplication key)"
     ),
-    _optional_header("webhook-timestamp", "Standard Webhooks: Unix time of the delivery"),
-    _optional_header(
+    optional_header("webhook-timestamp", "Standard Webhooks: Unix time of the delivery"),
+    optional_header(
         "webhook-signature", "Standard Webhooks: space-separated `v1,<base64 HMAC>` entries"
     ),
     # (No length in the schema: it is read only without `webhook-id`, and blank is none.)
-    _optional_header(
+    optional_header(
         "Idempotency-Key",
         "The delivery id when there is no `webhook-id`: 1 to 255 printable ASCII "
         "characters (blank: none)",

@@ -7,10 +7,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from flask import request_started
 from sqlalchemy.engine import make_url
 
 from ingress_app import create_app
-from tests.conftest import TABLES, auth, base_config, sample_flow, truncate_all
+from tests.conftest import TABLES, auth, base_config, make_token, sample_flow, truncate_all
 
 # Where an accepted run leaves its traces; "nothing stored" means all of these are empty.
 RUN_TABLES = ("flow_runs_audit", "outbox_messages")
@@ -87,3 +88,33 @@ def quiet_client(shared_app, postgres_url):
 def fresh_client(make_pg_app):
     """An app of its own (tables emptied afterwards), in modules that override `client`."""
     return make_pg_app().test_client()
+
+
+@pytest.fixture
+def flask_handled():
+    """The names of the apps that handled a request through Flask (`request_started`), in
+    order: how the fast-path tests tell a request answered in front of Flask."""
+    seen: list[str] = []
+
+    def record(sender, **extra):
+        seen.append(sender.name)
+
+    request_started.connect(record)
+    yield seen
+    request_started.disconnect(record)
+
+
+# Credentials the fast paths never trust by themselves: each goes to Flask.
+UNVERIFIED_CREDENTIALS = ("never-verified-token", "expired-token", "garbage-token", "no-token")
+
+
+def unverified_credentials(case: str) -> dict[str, str]:
+    """The Authorization header (or none) of one of UNVERIFIED_CREDENTIALS."""
+    if case == "never-verified-token":
+        return {"Authorization": f"Bearer {make_token(expires_in=900)}"}
+    if case == "expired-token":
+        return {"Authorization": f"Bearer {make_token(expires_in=-3600)}"}
+    if case == "garbage-token":
+        return {"Authorization": "Bearer not.a.token"}
+    assert case == "no-token", case
+    return {}

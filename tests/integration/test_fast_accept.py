@@ -14,11 +14,10 @@ import re
 import socket
 
 import pytest
-from flask import request_started
 
 from ingress_app.logging import CorrelationIdFilter
-from tests.conftest import auth, make_token, sample_flow
-from tests.integration.conftest import count
+from tests.conftest import auth, sample_flow
+from tests.integration.conftest import UNVERIFIED_CREDENTIALS, count, unverified_credentials
 
 RUN = {"flow_definition": sample_flow(), "input": {"email": "a@example.com"}}
 RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -27,18 +26,6 @@ RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 @pytest.fixture
 def pair(make_pg_app):
     return make_pg_app(), make_pg_app(RUN_ACCEPT_FAST_PATH=False)
-
-
-@pytest.fixture
-def flask_handled():
-    seen: list[str] = []
-
-    def record(sender, **extra):
-        seen.append(sender.name)
-
-    request_started.connect(record)
-    yield seen
-    request_started.disconnect(record)
 
 
 def _verified(apps, headers) -> dict:
@@ -233,15 +220,13 @@ def test_replays_and_mismatches_answer_the_same_on_both_paths(pair, flask_handle
 
 
 FALL_THROUGH = {
-    "never-verified-token": {},
     "latin-1-charset": {"content_type": "application/json; charset=latin-1"},
     "vendor-json-type": {"content_type": "application/vnd.api+json"},
     "text-plain": {"content_type": "text/plain"},
     "query-string": {"path": "/v1/runs?dry=1"},
     "empty-body": {"data": b""},
     "over-the-size-limit": {"json_body": {**RUN, "input": {"big": "x" * (1024 * 1024)}}},
-    "garbage-token": {},
-    "no-token": {},
+    **{case: {} for case in UNVERIFIED_CREDENTIALS},
 }
 
 
@@ -252,12 +237,8 @@ def test_everything_but_a_plain_request_goes_to_flask_and_answers_the_same(
     fast, plain = pair
     headers = _verified(pair, auth())
     kwargs = {"json_body": RUN, **FALL_THROUGH[case]}
-    if case == "never-verified-token":
-        headers = {"Authorization": f"Bearer {make_token(expires_in=900)}"}
-    elif case == "garbage-token":
-        headers = {"Authorization": "Bearer not.a.token"}
-    elif case == "no-token":
-        headers = {}
+    if case in UNVERIFIED_CREDENTIALS:
+        headers = unverified_credentials(case)
     if "content_type" in kwargs and "data" not in kwargs:
         kwargs["data"] = json.dumps(kwargs.pop("json_body")).encode()
     flask_handled.clear()

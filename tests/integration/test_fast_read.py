@@ -12,9 +12,9 @@ import re
 import uuid
 
 import pytest
-from flask import request_started
 
-from tests.conftest import auth, make_token, sample_flow
+from tests.conftest import auth, sample_flow
+from tests.integration.conftest import UNVERIFIED_CREDENTIALS, unverified_credentials
 
 RUN = {"flow_definition": sample_flow(), "input": {"email": "a@example.com"}}
 
@@ -25,20 +25,6 @@ def pair(make_pg_app):
     fast = make_pg_app(CACHE_KEY_PREFIX=prefix)
     plain = make_pg_app(CACHE_KEY_PREFIX=prefix, RUN_READ_FAST_PATH=False)
     return fast, plain
-
-
-@pytest.fixture
-def flask_handled(pair):
-    seen: list[str] = []
-
-    def record(sender, **extra):
-        seen.append(sender.name)
-
-    for app in pair:
-        request_started.connect(record, app)
-    yield seen
-    for app in pair:
-        request_started.disconnect(record, app)
 
 
 def _comparable(response) -> tuple:
@@ -101,7 +87,7 @@ def test_the_fast_path_counts_requests_and_cache_hits_like_flask(pair):
 
 @pytest.mark.parametrize(
     "case",
-    ["other-tenant", "never-verified-token", "expired-token", "garbage-token", "no-token",
+    ["other-tenant", *UNVERIFIED_CREDENTIALS,
      "query-string", "unknown-run", "not-a-uuid"],
 )
 def test_everything_but_a_plain_hit_goes_to_flask_and_answers_the_same(
@@ -113,14 +99,8 @@ def test_everything_but_a_plain_hit_goes_to_flask_and_answers_the_same(
     if case == "other-tenant":
         headers = auth(tenant="globex")
         fast.test_client().get(path, headers=headers)  # the token is now verified
-    elif case == "never-verified-token":
-        headers = {"Authorization": f"Bearer {make_token(expires_in=900)}"}
-    elif case == "expired-token":
-        headers = {"Authorization": f"Bearer {make_token(expires_in=-3600)}"}
-    elif case == "garbage-token":
-        headers = {"Authorization": "Bearer not.a.token"}
-    elif case == "no-token":
-        headers = {}
+    elif case in UNVERIFIED_CREDENTIALS:
+        headers = unverified_credentials(case)
     elif case == "query-string":
         path += "?x=1"
     elif case == "unknown-run":
@@ -170,7 +150,7 @@ def _fast_path_connection(app):
 
 
 def test_reads_use_the_caches_redis_settings_and_survive_a_killed_connection(
-    make_pg_app, redis_url
+    make_pg_app, redis_url, flask_handled
 ):
     import redis as redis_lib
 
@@ -178,12 +158,7 @@ def test_reads_use_the_caches_redis_settings_and_survive_a_killed_connection(
     app = make_pg_app(REDIS_URL=other_db)
     run_id, headers = _created_and_cached(app)
     client = app.test_client()
-    flask_handled: list[str] = []
-
-    def record(sender, **extra):
-        flask_handled.append(sender.name)
-
-    request_started.connect(record, app)
+    flask_handled.clear()
 
     first = client.get(f"/v1/runs/{run_id}", headers=headers)
     assert first.status_code == 200 and flask_handled == []  # a hit, read from database 3
@@ -198,4 +173,3 @@ def test_reads_use_the_caches_redis_settings_and_survive_a_killed_connection(
     assert after_kill.status_code == 200 and after_kill.get_data() == first.get_data()
     assert flask_handled == [app.name]  # the failed read went to Flask, which answered
     assert again.status_code == 200 and flask_handled == [app.name]  # reconnected: fast again
-    request_started.disconnect(record, app)
