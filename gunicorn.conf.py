@@ -17,9 +17,16 @@ os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"ingress-metrics-{os.getpid()}")
 )
 
+# Everything a hook needs is imported here, once, in the master. A hook that imported
+# lazily could be re-entered by gunicorn's SIGCHLD handler (it reaps workers inside the
+# signal handler) while the first import is half done, and a raising master hook ends
+# the arbiter's main loop: no workers, nothing to start new ones.
 from gunicorn.glogging import Logger  # noqa: E402
+from prometheus_client import multiprocess  # noqa: E402
 
+from ingress_app import serving  # noqa: E402
 from ingress_app.config import load_config  # noqa: E402
+from ingress_app.serving import never_raises  # noqa: E402
 
 _cfg = load_config()
 
@@ -34,10 +41,11 @@ threads = _cfg["API_THREADS"]
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then (bounded memory growth), staggered so they never all
-# restart together.
-max_requests = 20000
-max_requests_jitter = 2000
+# Worker recycling is off unless API_MAX_REQUESTS is set: a recycled gthread worker
+# closes its keep-alive connections, which a client sees as a reset. Set it only where a
+# leak is shown; the jitter staggers workers so they never restart together.
+max_requests = _cfg["API_MAX_REQUESTS"]
+max_requests_jitter = max(max_requests // 10, 1) if max_requests else 0
 # Load the app in each worker after fork: connection pools and Kafka producers are
 # never shared across processes.
 preload_app = False
@@ -93,6 +101,7 @@ logconfig_dict = {
 }
 
 
+@never_raises
 def on_starting(server):
     """Start with an empty metrics directory (stale files would double-count)."""
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -100,31 +109,17 @@ def on_starting(server):
     os.makedirs(path, exist_ok=True)
 
 
+@never_raises
 def child_exit(server, worker):
-    """Drop a dead worker's live gauges from the merged metrics."""
-    from prometheus_client import multiprocess
-
+    """Drop a dead worker's live gauges from the merged metrics (a few file removals)."""
     multiprocess.mark_process_dead(worker.pid)
 
 
+@never_raises
 def on_exit(server):
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
-def post_worker_init(worker):
-    """Start this worker's outbox relay after fork (producers are never shared), then
-    tune the garbage collector for serving (see `ingress_app.edge.tune_gc_for_serving`)."""
-    from ingress_app.edge import tune_gc_for_serving
-    from ingress_app.outbox.relay import start_background_relay
-
-    start_background_relay(worker.wsgi)
-    tune_gc_for_serving()
-
-
-def worker_exit(server, worker):
-    """Stop the relay and flush its producer, so a graceful stop leaves nothing in flight."""
-    app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        from ingress_app.outbox.relay import stop_background_relay
-
-        stop_background_relay(app)
+# In each worker: start its outbox relay after fork, flush it on exit.
+post_worker_init = serving.post_worker_init
+worker_exit = serving.worker_exit

@@ -23,13 +23,3 @@ if _lc and "root" not in _lc and "console" not in _lc.get("handlers", {}):
     GUARD_APPLIED = True
 else:
     GUARD_APPLIED = False
-
-# Worker recycling (`max_requests`) restarts a worker after ~20,000 requests; the exiting
-# gthread worker closes its keep-alive connections and wrk counts those as read errors.
-# A load test reaches that count within seconds, so run_api.py sets BENCH_MAX_REQUESTS=0
-# (no recycling) for both servers unless asked to keep the repository's value.
-import os as _os  # noqa: E402
-
-if _os.environ.get("BENCH_MAX_REQUESTS") is not None:
-    max_requests = int(_os.environ["BENCH_MAX_REQUESTS"])
-    max_requests_jitter = 0 if max_requests == 0 else globals().get("max_requests_jitter", 0)

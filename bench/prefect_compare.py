@@ -280,7 +280,7 @@ def ingress_phase(args, logdir: Path, cleanup: list) -> dict:
         "API_WORKERS": str(args.workers),
         "API_THREADS": str(args.threads),
         "LOG_LEVEL": "WARNING",
-        "BENCH_MAX_REQUESTS": "0",
+        "API_MAX_REQUESTS": "0",
     }
     env.pop("ACCESS_LOG", None)
     mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],

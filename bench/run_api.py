@@ -539,9 +539,9 @@ def parse_args(argv=None):
     p.add_argument("--redis-url", default=os.environ.get(
         "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     p.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
-    p.add_argument("--keep-recycling", action="store_true",
-                   help="keep gunicorn.conf.py's max_requests worker recycling (its restarts "
-                   "close keep-alive connections: wrk read errors)")
+    p.add_argument("--max-requests", type=int, default=0,
+                   help="API_MAX_REQUESTS for both servers: recycle workers after this many "
+                   "requests (default 0: off, as gunicorn.conf.py)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the database (debugging)")
     a = p.parse_args(argv)
     if not 1 <= a.duration <= 20:
@@ -597,10 +597,7 @@ def main(argv=None) -> int:
         }
         env.pop("ACCESS_LOG", None)
         env.pop("POLICIES_FILE", None)  # the app runs with the repository's policies.yaml
-        if args.keep_recycling:
-            env.pop("BENCH_MAX_REQUESTS", None)
-        else:
-            env["BENCH_MAX_REQUESTS"] = "0"
+        env["API_MAX_REQUESTS"] = str(args.max_requests)
         mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         if mig.returncode != 0:
@@ -805,7 +802,7 @@ def main(argv=None) -> int:
         print(f"Ingress API benchmark {stamp}: wrk -t{args.wrk_threads} -c{args.connections} "
               f"-d{args.duration}s, gunicorn gthread {args.workers}x{args.threads}, "
               f"{os.cpu_count()} CPUs shared, rounds={args.rounds}, "
-              f"worker recycling {'on' if args.keep_recycling else 'off'}, "
+              f"worker recycling {f'every {args.max_requests} requests' if args.max_requests else 'off'}, "
               f"kafka {'tansu, relays on' if args.kafka else 'off'}")
         print_table([(LABELS[k], summary[k], verdicts[k]) for k in plan], extra=extra)
         if args.rounds > 1:

@@ -11,6 +11,8 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from . import serving
+
 
 class _Server(BaseApplication):
     def __init__(self, app, options: dict):
@@ -24,20 +26,6 @@ class _Server(BaseApplication):
 
     def load(self):
         return self.application
-
-
-def _start_relay(worker) -> None:
-    from .edge import tune_gc_for_serving
-    from .outbox.relay import start_background_relay
-
-    start_background_relay(worker.wsgi)
-    tune_gc_for_serving()
-
-
-def _stop_relay(server, worker) -> None:
-    from .outbox.relay import stop_background_relay
-
-    stop_background_relay(worker.wsgi)
 
 
 def main() -> int:
@@ -70,8 +58,8 @@ def main() -> int:
         "threads": cfg["API_THREADS"],
         "timeout": 30,
         "accesslog": None,
-        "post_worker_init": _start_relay,
-        "worker_exit": _stop_relay,
+        "post_worker_init": serving.post_worker_init,
+        "worker_exit": serving.worker_exit,
     }
     _Server(app, options).run()
     return 0

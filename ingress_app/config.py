@@ -80,6 +80,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("API_PORT", 8000, int),
     ("API_WORKERS", 1, int),
     ("API_THREADS", 4, int),
+    # gunicorn recycles a worker after this many requests (0 = never)
+    ("API_MAX_REQUESTS", 0, int),
     ("MAX_CONTENT_LENGTH", 1024 * 1024, int),
     # browser origins allowed to call /v1/ (comma-separated); empty = CORS closed
     ("CORS_ORIGINS", "", str),

@@ -513,3 +513,23 @@ def test_operations_guide_settings_exist():
         name for name in named - known - foreign if not name.startswith(RDKAFKA_PREFIX.rstrip("_"))
     )
     assert not unknown, f"docs/operations.md names settings config.py does not have: {unknown}"
+
+
+def test_every_long_running_process_is_restarted(compose):
+    """gunicorn is PID 1 of its container: if the master ever exits, the restart policy
+    brings the service back; the same holds for the relay and the consumer."""
+    services = compose["services"]
+    for name in ("ingress", "relay", "consumer"):
+        assert services[name].get("restart") in ("always", "unless-stopped"), name
+
+
+def test_systemd_units_restart_always():
+    for unit in ("ingress.service", "ingress-events.service"):
+        text = (ROOT / "deploy" / "systemd" / unit).read_text()
+        settings = dict(
+            line.split("=", 1) for line in text.splitlines()
+            if "=" in line and not line.startswith("#")
+        )
+        assert settings["Restart"] == "always", unit
+        assert settings["StartLimitIntervalSec"] == "0", unit
+        assert int(settings["TimeoutStopSec"]) > 30, unit  # outlasts graceful_timeout

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import JWT_SECRET, make_token, sample_flow
-from tests.support.kafka import consume_all, free_port
+from tests.support.gunicorn import GunicornServer, wait_for
+from tests.support.kafka import consume_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -33,67 +33,27 @@ CONNECTIONS = 32
 TENANTS = ["acme", "globex", "initech", "umbrella"]
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
 @pytest.fixture
 def gunicorn_server(postgres_url, redis_url, kafka_broker, kafka_topics, tmp_path):
     if kafka_broker.proxy is None:
         pytest.skip("needs the test-controlled proxy in front of tansu")
-    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": postgres_url,
         "REDIS_URL": redis_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap,
         "KAFKA_TOPIC_FLOW_RUNS": kafka_topics[0],
         "JWT_SECRET_KEY": JWT_SECRET,
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
         "API_WORKERS": "2",
         "API_THREADS": "8",
         "OUTBOX_DELIVERY_TIMEOUT_SECONDS": "3",
-        "LOG_LEVEL": "WARNING",
-        "INGRESS_INSTANCE_PATH": str(tmp_path / "instance"),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-
-    def healthy() -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/health/live")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
-
+    server = GunicornServer(env, tmp_path).start()
     try:
-        assert wait_for(healthy, 30), (tmp_path / "gunicorn.log").read_text()[-3000:]
-        yield {"port": port, "pid": proc.pid, "log": tmp_path / "gunicorn.log", "proc": proc}
+        server.wait_healthy()
+        yield {"port": server.port, "pid": server.pid, "log": server.log_path, "proc": server.proc}
     finally:
         kafka_broker.proxy.restore()
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:  # the test stopped it already
-            pass
-        try:
-            proc.wait(40)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
+        server.stop()
 
 
 def worker_pids(master: int) -> list[int]:
