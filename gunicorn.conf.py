@@ -33,7 +33,8 @@ _cfg = load_config()
 bind = f"{_cfg['API_HOST']}:{_cfg['API_PORT']}"
 # gthread: a few processes, each with a thread pool; I/O-bound handlers (PostgreSQL,
 # Redis) overlap inside one process and a slow client never pins a whole worker.
-worker_class = "gthread"
+# (ingress_app.serving.JsonErrorThreadWorker: gthread whose own errors are JSON.)
+worker_class = "ingress_app.serving.JsonErrorThreadWorker"
 workers = _cfg["API_WORKERS"]
 threads = _cfg["API_THREADS"]
 # Above every dependency timeout (DB connect 2 s, pool wait 5 s, statement 10 s), so a

@@ -54,7 +54,7 @@ def main() -> int:
     options = {
         "bind": f"{cfg['API_HOST']}:{cfg['API_PORT']}",
         "workers": 1 if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else cfg["API_WORKERS"],
-        "worker_class": "gthread",
+        "worker_class": "ingress_app.serving.JsonErrorThreadWorker",
         "threads": cfg["API_THREADS"],
         "timeout": 30,
         "accesslog": None,

@@ -11,9 +11,14 @@ makes the master halt the whole server.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from gunicorn import util
+from gunicorn.http.errors import ParseException
+from gunicorn.workers.gthread import ThreadWorker
 
 from .edge import tune_gc_for_serving
 
@@ -52,3 +57,38 @@ def worker_exit(server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         stop_background_relay(app)
+
+
+class _Captured:
+    """Stands in for the client socket while gunicorn renders its HTML error page."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def gettimeout(self) -> float:
+        return 0.0
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+
+class JsonErrorThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker, but the errors gunicorn answers itself (a malformed
+    request line, headers too large, an unsupported transfer coding) are JSON
+    `{"error", "detail"}` like every other response, instead of an HTML page."""
+
+    def handle_error(self, req, client, addr, exc):  # noqa: ANN001 - gunicorn's signature
+        captured = _Captured()
+        super().handle_error(req, captured, addr, exc)  # logs, status line, access log
+        status_line = captured.data.split(b"\r\n", 1)[0].decode("latin-1")
+        _, status, reason = (status_line.split(" ", 2) + ["500", "Internal Server Error"])[:3]
+        detail = str(exc) if isinstance(exc, ParseException) else None
+        body = json.dumps({"error": reason, "detail": detail}).encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            util.write_nonblock(client, head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("Failed to send error message.")

@@ -519,8 +519,18 @@ def test_every_long_running_process_is_restarted(compose):
     """gunicorn is PID 1 of its container: if the master ever exits, the restart policy
     brings the service back; the same holds for the relay and the consumer."""
     services = compose["services"]
-    for name in ("ingress", "relay", "consumer"):
+    for name in ("ingress", "relay", "consumer", "proxy"):
         assert services[name].get("restart") in ("always", "unless-stopped"), name
+
+
+def test_clients_reach_gunicorn_only_through_the_proxy(compose):
+    services = compose["services"]
+    assert "ports" not in services["ingress"]
+    assert services["proxy"]["ports"] == ["127.0.0.1:8000:8080"]
+    mounts = services["proxy"]["volumes"]
+    assert "./deploy/nginx/ingress.conf:/etc/nginx/conf.d/default.conf:ro" in mounts
+    conf = (ROOT / "deploy" / "nginx" / "ingress.conf").read_text()
+    assert "server ingress:8000;" in conf and "listen 8080;" in conf
 
 
 def test_systemd_units_restart_always():
