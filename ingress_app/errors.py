@@ -87,8 +87,45 @@ class ServiceUnavailable(ApiError):
         super().__init__(detail, **kwargs)
 
 
+#: Refusals whose `error` text also names the first reason: integration tools (n8n,
+#: Zapier) show a response's `error` and bury `detail`.
+_EXPLAINED_STATUSES = frozenset({400, 403, 413, 422})
+_MAX_ERROR_TEXT = 300
+
+
+def _reason(item: Any) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("message"), str):
+        return None
+    where = item.get("path") or item.get("task_id") or item.get("policy")
+    return f"{where} {item['message']}" if where else item["message"]
+
+
+def readable_error(status: int, error: str, detail: Any) -> str:
+    """`error`, followed for refusals by the first problem or violation and how many
+    more there are: "Validation failed: input.email is required (and 2 more)"."""
+    if status not in _EXPLAINED_STATUSES:
+        return error
+    first, total = None, 0
+    if isinstance(detail, str):
+        first, total = detail, 1
+    elif isinstance(detail, dict):
+        for name in ("problems", "violations"):
+            items = detail.get(name)
+            if isinstance(items, list) and items:
+                first = _reason(items[0])
+                total = detail.get("problem_count") if name == "problems" else None
+                total = total if isinstance(total, int) else len(items)
+                break
+    if not first:
+        return error
+    text = f"{error}: {first}"
+    if len(text) > _MAX_ERROR_TEXT:
+        text = text[: _MAX_ERROR_TEXT - 1] + "…"
+    return text + (f" (and {total - 1} more)" if total > 1 else "")
+
+
 def error_response(status: int, error: str, detail: Any = None, headers: dict | None = None):
-    response = jsonify({"error": error, "detail": detail})
+    response = jsonify({"error": readable_error(status, error, detail), "detail": detail})
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

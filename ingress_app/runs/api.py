@@ -143,9 +143,7 @@ class Runs(MethodView):
         """
         req = _run_request(parse_run_body(json_body()))
         accepted = service.accept_run(req, g.principal, g.correlation_id)
-        response = JSONBytesResponse(
-            dumps({"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}), 202
-        )
+        response = JSONBytesResponse(dumps(accepted.body()), 202)
         response.headers["Location"] = f"/v1/runs/{accepted.run_id}"
         if accepted.replayed:
             response.headers["Idempotent-Replayed"] = "true"

@@ -105,7 +105,7 @@ class DirectAccepts:
             except Exception as exc:  # noqa: BLE001 - rendered as Flask's handlers would
                 response = handle_unexpected(exc)
                 return response(environ, start_response)
-        body = dumps({"run_id": accepted.run_id, "correlation_id": accepted.correlation_id})
+        body = dumps(accepted.body())
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),

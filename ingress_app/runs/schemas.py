@@ -62,6 +62,10 @@ class RunCreateSchema(ma.Schema):
 class RunAcceptedSchema(ma.Schema):
     run_id = ma.fields.String(required=True)
     correlation_id = ma.fields.String(required=True)
+    replayed = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "true: this idempotency key was seen before; its original run"},
+    )
 
 
 class TaskProgressSchema(ma.Schema):

@@ -65,6 +65,12 @@ class Accepted:
     correlation_id: str
     replayed: bool = False
 
+    def body(self) -> dict[str, Any]:
+        """The 202 body. `replayed` is in the body, not only in a header: tools such as
+        n8n show a response's body but not its headers."""
+        return {"run_id": self.run_id, "correlation_id": self.correlation_id,
+                "replayed": self.replayed}
+
 
 @dataclass(slots=True)
 class PreparedRun:

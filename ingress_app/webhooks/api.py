@@ -112,7 +112,7 @@ class WebhookDeliveries(MethodView):
 
 
 @tenant_limited
-def _accept_limited(authenticated: intake.AuthenticatedDelivery) -> intake.Accepted:
+def _accept_limited(authenticated: intake.AuthenticatedDelivery) -> list[intake.Accepted]:
     return intake.accept_delivery(authenticated, g.correlation_id)
 
 
@@ -170,6 +170,9 @@ class WebhookIntake(MethodView):
         )
         authenticated = intake.authenticate_delivery(webhook_id, incoming, g.correlation_id)
         g.principal = authenticated.principal  # the rate limit counts against its tenant
-        accepted = _accept_limited(authenticated)
-        headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
-        return {"run_id": accepted.run_id, "correlation_id": accepted.correlation_id}, 202, headers
+        runs = _accept_limited(authenticated)
+        replayed = all(run.replayed for run in runs)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        if authenticated.webhook.items == "each":
+            return {"runs": [run.body() for run in runs], "replayed": replayed}, 202, headers
+        return runs[0].body(), 202, headers

@@ -37,11 +37,12 @@ from ..errors import (
 from ..extensions import db
 from ..policies.runtime import policy_engine
 from ..runs import store as run_store
-from ..runs.service import Accepted, RunRequest, accept_run
+from ..runs.service import Accepted, RunRequest, accept_run, prepare_run
 from . import store
 from .crypto import secret_box
 from .models import WebhookConfig
 from .payloads import clean_delivery_id, map_input, mapping_headers, parse_body
+from .schemas import MAX_ITEMS_PER_DELIVERY
 from .service import RESOURCE
 from .verification import AuthFailure, header_name, verify_credentials
 
@@ -78,6 +79,8 @@ class Webhook:
     flow_definition: dict[str, Any] | None
     input_mapping: dict[str, str] | None
     secrets: tuple[str, ...] = field(repr=False)
+    items: str | None = None
+    require_delivery_id: bool = False
 
     @property
     def actor(self) -> str:
@@ -126,6 +129,8 @@ def _load_webhook(webhook_id: str) -> Webhook:
         flow_definition=settings.get("flow_definition"),
         input_mapping=settings.get("input_mapping"),
         secrets=tuple(valid),
+        items=settings.get("items"),
+        require_delivery_id=bool(settings.get("require_delivery_id")),
     )
     db.session.rollback()  # end the read transaction
     return webhook
@@ -193,6 +198,7 @@ def authenticate_delivery(
         query=incoming.query,
         raw_body=incoming.raw_body,
         content_type=incoming.mimetype,
+        extra={"items": webhook.items},
     )
     try:
         verdict = _adapter_verdict(adapter, delivery, webhook.secrets)
@@ -246,9 +252,11 @@ def authenticate_delivery(
     )
 
 
-def delivery_key(webhook_id: str, delivery_id: str) -> str:
-    """The accept pipeline's idempotency key for a delivery (per tenant, bounded length)."""
-    digest = hashlib.sha256(f"{webhook_id}\n{delivery_id}".encode()).hexdigest()
+def delivery_key(webhook_id: str, delivery_id: str, *, item: int | None = None) -> str:
+    """The accept pipeline's idempotency key for a delivery, or for one of its items
+    (per tenant, bounded length)."""
+    material = f"{webhook_id}\n{delivery_id}" + ("" if item is None else f"\n{item}")
+    digest = hashlib.sha256(material.encode()).hexdigest()
     return f"webhook:{webhook_id[:180]}:{digest[:48]}"
 
 
@@ -266,7 +274,8 @@ def _delivery_id(authenticated: AuthenticatedDelivery) -> str | None:
     return None
 
 
-def _run_request(authenticated: AuthenticatedDelivery, request_id: str | None) -> RunRequest:
+def _payload(authenticated: AuthenticatedDelivery) -> Any:
+    """The delivery's payload as its source adapter reads it."""
     webhook = authenticated.webhook
     adapter = authenticated.adapter
     if (
@@ -298,6 +307,17 @@ def _run_request(authenticated: AuthenticatedDelivery, request_id: str | None) -
                 }
             ]
         )
+    if webhook.items is not None and not isinstance(payload, list):
+        payload = [payload]  # the shape never depends on how many items arrived
+    if webhook.items == "list" and not webhook.input_mapping:
+        payload = {"items": payload}
+    return payload
+
+
+def _run_request(
+    authenticated: AuthenticatedDelivery, payload: Any, request_id: str | None
+) -> RunRequest:
+    webhook = authenticated.webhook
     hidden = {name for name in (header_name(webhook.auth_type, webhook.auth_options),) if name}
     view = {
         "payload": payload,
@@ -318,6 +338,36 @@ def _run_request(authenticated: AuthenticatedDelivery, request_id: str | None) -
     )
 
 
+def _item_requests(
+    authenticated: AuthenticatedDelivery, items: list[Any], delivery_id: str | None,
+    correlation_id: str,
+) -> list[RunRequest]:
+    """One run request per item, each checked (validation and policies) before any run
+    is stored: a delivery whose item 3 is refused starts no run at all."""
+    webhook = authenticated.webhook
+    if not items or len(items) > MAX_ITEMS_PER_DELIVERY:
+        raise ValidationFailed(
+            [{"path": "payload", "message": f"has {len(items)} items; send 1 to "
+              f"{MAX_ITEMS_PER_DELIVERY} per delivery"}]
+        )
+    requests = []
+    for index, item in enumerate(items):
+        key = delivery_key(webhook.webhook_id, delivery_id, item=index) if delivery_id else None
+        try:
+            req = _run_request(authenticated, item, key)
+            known = key is not None and run_store.find_by_idempotency_key(
+                webhook.tenant_id, key
+            ) is not None
+            if not known:
+                prepare_run(req, authenticated.principal, correlation_id)
+        except ApiError as error:
+            if isinstance(error.detail, dict):
+                error.detail = {**error.detail, "item": index}
+            raise
+        requests.append(req)
+    return requests
+
+
 def _accept(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """`accept_run`; a delivery id seen before (even with another payload) is its first run."""
     try:
@@ -332,14 +382,22 @@ def _accept(req: RunRequest, principal: Principal, correlation_id: str) -> Accep
 _OUTCOME_BY_STATUS = {403: "denied"}
 
 
-def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -> Accepted:
-    """Start the delivery's run (or answer with the run its delivery id already made)."""
+def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -> list[Accepted]:
+    """Start the delivery's run, or one per item with `items: each` (a delivery id seen
+    before answers with the runs it made)."""
     webhook = authenticated.webhook
     delivery_id = None
     in_pipeline = False
     try:
         delivery_id = _delivery_id(authenticated)
-        if delivery_id is not None:
+        if delivery_id is None and webhook.require_delivery_id:
+            raise ValidationFailed(
+                [{"path": "headers.Idempotency-Key", "message": "is required by this webhook: "
+                  "send a delivery id (Idempotency-Key, webhook-id or the source's own) so "
+                  "that retries never start a run twice"}],
+                error="Delivery id required",
+            )
+        if delivery_id is not None and webhook.items != "each":
             known = store.find_delivery_run(webhook.webhook_id, delivery_id)
             if known is not None:
                 accepted = Accepted(*known, replayed=True)
@@ -352,13 +410,18 @@ def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -
                     accepted=accepted,
                 )
                 db.session.commit()
-                return accepted
+                return [accepted]
             db.session.rollback()
-        req = _run_request(
-            authenticated, delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None
-        )
+        payload = _payload(authenticated)
+        if webhook.items == "each":
+            requests = _item_requests(authenticated, payload, delivery_id, correlation_id)
+        else:
+            requests = [_run_request(
+                authenticated, payload,
+                delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None,
+            )]
         in_pipeline = True
-        accepted = _accept(req, authenticated.principal, correlation_id)
+        runs = [_accept(req, authenticated.principal, correlation_id) for req in requests]
     except ApiError as error:
         db.session.rollback()
         outcome = _OUTCOME_BY_STATUS.get(error.status, "rejected")
@@ -384,21 +447,24 @@ def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -
         )
         db.session.commit()
         raise
+    replayed = all(run.replayed for run in runs)
     _record(
         webhook,
         delivery_id=delivery_id,
         received_at=authenticated.received_at,
-        outcome="replayed" if accepted.replayed else "accepted",
+        outcome="replayed" if replayed else "accepted",
         status=202,
-        accepted=accepted,
+        accepted=runs[0],
+        detail={"runs": [run.run_id for run in runs]} if len(runs) > 1 else None,
     )
     db.session.commit()
     log.info(
         "webhook delivery accepted",
         extra={
             "webhook_id": webhook.webhook_id,
-            "run_id": accepted.run_id,
-            "replayed": accepted.replayed,
+            "run_id": runs[0].run_id,
+            "runs": len(runs),
+            "replayed": replayed,
         },
     )
-    return accepted
+    return runs

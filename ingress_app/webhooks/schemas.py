@@ -20,6 +20,32 @@ _HEADER_NAME = validate.Regexp(
     r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$", error="not a valid HTTP header name"
 )
 OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied")
+#: How a delivery whose payload is a list of items starts runs.
+ITEMS_MODES = ("each", "list")
+MAX_ITEMS_PER_DELIVERY = 100
+
+
+def _items_field(**kwargs) -> ma.fields.String:
+    return ma.fields.String(
+        validate=validate.OneOf(ITEMS_MODES, error="one of {choices}"),
+        metadata={
+            "description": "A payload that is a list of items (n8n sends its items so): "
+            "`each` starts one run per item (at most "
+            f"{MAX_ITEMS_PER_DELIVERY}), `list` one run whose payload is always the list, "
+            "however many items arrive. Unset: one run, and a list payload needs a mapping."
+        },
+        **kwargs,
+    )
+
+
+def _require_delivery_id_field(**kwargs) -> ma.fields.Boolean:
+    return ma.fields.Boolean(
+        metadata={
+            "description": "Refuse (400) a delivery without a delivery id (`Idempotency-Key`, "
+            "`webhook-id` or the source's own), so a sender's retries never start a run twice"
+        },
+        **kwargs,
+    )
 
 
 class WebhookAuthSchema(ma.Schema):
@@ -93,6 +119,8 @@ class WebhookConfigCreateSchema(ma.Schema):
     )
     auth = ma.fields.Nested(WebhookAuthSchema, load_default=lambda: {"type": "standard-webhooks"})
     input_mapping = _mapping_field(allow_none=True)
+    items = _items_field(allow_none=True, load_default=None)
+    require_delivery_id = _require_delivery_id_field(load_default=False)
     enabled = ma.fields.Boolean(load_default=True)
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
 
@@ -109,6 +137,8 @@ class WebhookConfigUpdateSchema(ma.Schema):
     source = ma.fields.String(validate=validate.Length(min=1, max=64))
     auth = ma.fields.Nested(WebhookAuthSchema)
     input_mapping = _mapping_field(allow_none=True)
+    items = _items_field(allow_none=True)
+    require_delivery_id = _require_delivery_id_field()
     enabled = ma.fields.Boolean()
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
 
@@ -135,6 +165,8 @@ class WebhookConfigSchema(ma.Schema):
     source = ma.fields.String(required=True)
     auth = ma.fields.Nested(WebhookAuthOutSchema, required=True)
     input_mapping = ma.fields.Dict(allow_none=True)
+    items = ma.fields.String(allow_none=True, metadata={"enum": list(ITEMS_MODES)})
+    require_delivery_id = ma.fields.Boolean(required=True)
     enabled = ma.fields.Boolean(required=True)
     description = ma.fields.String(allow_none=True)
     created_by = ma.fields.String(required=True)
@@ -202,9 +234,27 @@ class DeliveryListArgsSchema(PageArgsSchema):
     outcome = ma.fields.String(validate=validate.OneOf(OUTCOMES))
 
 
-class WebhookAcceptedSchema(ma.Schema):
+class AcceptedRunSchema(ma.Schema):
     run_id = ma.fields.String(required=True)
     correlation_id = ma.fields.String(required=True)
+    replayed = ma.fields.Boolean(
+        required=True, metadata={"description": "true: a delivery id seen before; its run"}
+    )
+
+
+class WebhookAcceptedSchema(ma.Schema):
+    """One run (`run_id`, `correlation_id`), or with `items: each` every item's run (`runs`)."""
+
+    run_id = ma.fields.String()
+    correlation_id = ma.fields.String()
+    replayed = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "true when every run of this delivery existed already"},
+    )
+    runs = ma.fields.List(
+        ma.fields.Nested(AcceptedRunSchema),
+        metadata={"description": "`items: each`: the runs, in the order of the items"},
+    )
 
 
 WebhookConfigPageSchema = page_schema(WebhookConfigSchema, "WebhookConfigPage")

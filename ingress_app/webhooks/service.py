@@ -67,6 +67,8 @@ def config_to_dict(config: WebhookConfig) -> dict[str, Any]:
         "source": config.source,
         "auth": _auth_view(config),
         "input_mapping": settings.get("input_mapping"),
+        "items": settings.get("items"),
+        "require_delivery_id": bool(settings.get("require_delivery_id")),
         "enabled": config.enabled,
         "description": config.description,
         "created_by": config.user_id,
@@ -204,6 +206,8 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
             "auth": auth_options,
             "input_mapping": mapping,
             "flow_definition": definition,
+            "items": data.get("items"),
+            "require_delivery_id": data.get("require_delivery_id", False),
         },
         enabled=data["enabled"],
         created_at=now,
@@ -282,6 +286,9 @@ def update_config(
             if mapping:
                 compile_mapping(mapping)
             settings["input_mapping"] = mapping
+        for name in ("items", "require_delivery_id"):
+            if name in data:
+                settings[name] = data[name]
         if "enabled" in data:
             config.enabled = data["enabled"]
         if "description" in data:

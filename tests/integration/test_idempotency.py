@@ -24,7 +24,7 @@ def test_same_request_id_and_payload_returns_the_original_run(client, pg):
     second = post(client, body(), **{"X-Correlation-ID": "second-call"})
 
     assert first.status_code == second.status_code == 202
-    assert second.get_json() == first.get_json()
+    assert second.get_json() == {**first.get_json(), "replayed": True}
     assert second.get_json()["correlation_id"] == "first-call"
     assert count(pg, "flow_runs_audit") == 1
     assert count(pg, "outbox_messages") == 1
@@ -36,7 +36,7 @@ def test_idempotency_key_header_replays_like_request_id(client, pg):
     second = post(client, body(None), **{"Idempotency-Key": "key-1"})
 
     assert first.status_code == second.status_code == 202
-    assert second.get_json() == first.get_json()
+    assert second.get_json() == {**first.get_json(), "replayed": True}
     assert count(pg, "flow_runs_audit") == 1
     assert count(pg, "outbox_messages") == 1
     row = pg.execute("SELECT request_id FROM flow_runs_audit").fetchone()
@@ -47,7 +47,7 @@ def test_header_and_body_with_the_same_key_are_one_run(client, pg):
     first = post(client, body("key-1"))
     second = post(client, body(None), **{"Idempotency-Key": "key-1"})
 
-    assert second.get_json() == first.get_json()
+    assert second.get_json() == {**first.get_json(), "replayed": True}
     assert count(pg, "flow_runs_audit") == 1
 
 

@@ -19,7 +19,7 @@ def test_retry_of_an_accepted_request_replays_even_if_policies_changed(make_pg_a
     retry = client.post("/v1/runs", json=body, headers=auth())
 
     assert retry.status_code == 202
-    assert retry.get_json() == first.get_json()
+    assert retry.get_json() == {**first.get_json(), "replayed": True}
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert pg.execute("SELECT count(*) AS n FROM flow_runs_audit").fetchone()["n"] == 1
 
@@ -74,6 +74,6 @@ def test_retry_of_a_run_stored_with_the_pre_orjson_hash_still_replays(client, pg
     )
 
     assert retry.status_code == 202
-    assert retry.get_json() == first.get_json()
+    assert retry.get_json() == {**first.get_json(), "replayed": True}
     assert changed.status_code == 422
     assert pg.execute("SELECT count(*) AS n FROM flow_runs_audit").fetchone()["n"] == 1

@@ -16,7 +16,7 @@ def test_create_run_returns_202_with_ids_and_stores_run_outbox_and_audit(client,
 
     assert response.status_code == 202
     body = response.get_json()
-    assert set(body) == {"run_id", "correlation_id"}
+    assert set(body) == {"run_id", "correlation_id", "replayed"} and body["replayed"] is False
     assert body["correlation_id"] == "corr-123"
     assert response.headers["X-Correlation-ID"] == "corr-123"
 

@@ -114,7 +114,7 @@ def test_limit_of_100_is_allowed(client):
 def test_limit_outside_1_to_100_is_400(client, limit):
     body = assert_error_envelope(list_runs(client, limit=limit), 400)
 
-    assert body["error"] == "Validation failed"
+    assert body["error"].startswith("Validation failed: limit ")
 
 
 # --------------------------------------------------------------------------- pagination

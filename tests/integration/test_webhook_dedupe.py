@@ -49,7 +49,7 @@ def test_standard_redelivery_with_a_new_timestamp_returns_the_same_run(client, p
     )
 
     assert first.status_code == retry.status_code == 202
-    assert retry.get_json() == first.get_json()
+    assert retry.get_json() == {**first.get_json(), "replayed": True}
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert count(pg, "flow_runs_audit") == 1
     assert count(pg, "outbox_messages") == 1
@@ -70,7 +70,7 @@ def test_idempotency_key_names_the_delivery(client, pg):
     again = token_post(client, webhook, {"a": 1}, **{"Idempotency-Key": "k-1"})
     other = token_post(client, webhook, {"a": 1}, **{"Idempotency-Key": "k-2"})
 
-    assert again.get_json() == first.get_json()
+    assert again.get_json() == {**first.get_json(), "replayed": True}
     assert other.get_json()["run_id"] != first.get_json()["run_id"]
     assert count(pg, "flow_runs_audit") == 2
 
@@ -82,7 +82,7 @@ def test_redelivery_with_another_payload_still_returns_the_first_run(client, pg)
     changed = token_post(client, webhook, {"a": 2}, **{"Idempotency-Key": "k-1"})
 
     assert changed.status_code == 202
-    assert changed.get_json() == first.get_json()
+    assert changed.get_json() == {**first.get_json(), "replayed": True}
     assert count(pg, "flow_runs_audit") == 1
 
 
@@ -92,7 +92,7 @@ def test_adapter_delivery_id_is_used(client, pg):
     first = token_post(client, webhook, {"a": 1}, **{"X-Zapier-Delivery-Id": "zap-1"})
     again = token_post(client, webhook, {"a": 1}, **{"X-Zapier-Delivery-Id": "zap-1"})
 
-    assert again.get_json() == first.get_json()
+    assert again.get_json() == {**first.get_json(), "replayed": True}
     assert delivery_rows(pg)[0]["delivery_id"] == "zap-1"
 
 
@@ -155,7 +155,7 @@ def test_delivery_id_survives_the_retention_window_through_the_run(client, pg):
 
     again = token_post(client, webhook, {"a": 1}, **{"Idempotency-Key": "k-1"})
 
-    assert again.get_json() == first.get_json()
+    assert again.get_json() == {**first.get_json(), "replayed": True}
     assert count(pg, "flow_runs_audit") == 1
 
 
@@ -186,7 +186,8 @@ def test_ten_concurrent_redeliveries_make_exactly_one_run(app, pg):
         thread.join(30)
 
     assert [status for status, _ in results] == [202] * n, results
-    assert len({json.dumps(payload, sort_keys=True) for _, payload in results}) == 1
+    assert len({(payload["run_id"], payload["correlation_id"]) for _, payload in results}) == 1
+    assert sorted(payload["replayed"] for _, payload in results) == [False] + [True] * (n - 1)
     assert count(pg, "flow_runs_audit") == 1
     assert count(pg, "outbox_messages") == 1
     assert delivery_rows(pg) == [

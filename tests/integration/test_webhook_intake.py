@@ -65,7 +65,8 @@ def test_valid_standard_signature_starts_a_run(client, pg):
 
     assert response.status_code == 202, response.get_data(as_text=True)
     accepted = response.get_json()
-    assert set(accepted) == {"run_id", "correlation_id"}
+    assert accepted == {"run_id": accepted["run_id"], "correlation_id": accepted["correlation_id"],
+                        "replayed": False}
     run = run_of(pg, accepted["run_id"])
     assert run["tenant_id"] == "acme"
     assert run["user_id"] == "alice"

@@ -76,7 +76,7 @@ def test_idempotent_replay_returns_the_original_run(sqlite_app, sqlite_client):
     second = sqlite_client.post("/v1/runs", json=body, headers=auth())
 
     assert first.status_code == second.status_code == 202
-    assert second.get_json() == first.get_json()
+    assert second.get_json() == {**first.get_json(), "replayed": True}
     assert count(sqlite_app, "flow_runs_audit") == 1
     assert count(sqlite_app, "outbox_messages") == 1
 
@@ -87,7 +87,7 @@ def test_idempotency_key_header_replays(sqlite_app, sqlite_client):
     first = sqlite_client.post("/v1/runs", json=RUN, headers=headers)
     second = sqlite_client.post("/v1/runs", json=RUN, headers=headers)
 
-    assert second.get_json() == first.get_json()
+    assert second.get_json() == {**first.get_json(), "replayed": True}
     assert count(sqlite_app, "flow_runs_audit") == 1
 
 

@@ -30,7 +30,7 @@ def test_webhook_delivery_and_redelivery_on_sqlite(sqlite_app, sqlite_client):
     )
 
     assert first.status_code == again.status_code == 202, first.get_data(as_text=True)
-    assert again.get_json() == first.get_json()
+    assert again.get_json() == {**first.get_json(), "replayed": True}
     database = sqlite_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
     with sqlite3.connect(database) as conn:
         runs = conn.execute("SELECT input_data FROM flow_runs_audit").fetchall()
