@@ -65,6 +65,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("KAFKA_SASL_USERNAME", "", str),
     ("KAFKA_SASL_PASSWORD", "", str),
     ("KAFKA_SSL_CA_LOCATION", "", str),
+    # largest message (value, key and headers) a run may make; bigger runs are a 413
+    ("KAFKA_MAX_MESSAGE_BYTES", 1_000_000, int),
     # outbox relay (runs in every gunicorn worker, or alone: `flask outbox relay`)
     ("OUTBOX_RELAY_ENABLED", True, bool),
     ("OUTBOX_BATCH_SIZE", 1000, int),
