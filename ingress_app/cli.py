@@ -80,7 +80,10 @@ def outbox_relay_command(once: bool, metrics_port: int | None) -> None:
     relay = OutboxRelay(app)
     if once:
         total = 0
-        while (count := relay.publish_batch()) > 0:
+        # until nothing is due, or Kafka failed a batch that delivered nothing (retried later)
+        while (count := relay.publish_batch()) > 0 or (
+            relay.last_claimed and not relay.last_retried
+        ):
             total += count
         relay.close()
         click.echo(f"published: {total}")

@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from .. import metrics
-from ..db_types import utcnow
+from ..db_types import UtcDateTime, utcnow
 from ..extensions import db
 from .kafka import producer_config
 from .messages import signal
@@ -110,7 +110,8 @@ class OutboxRelay:
         self.published_total = 0
         self.failed_total = 0  # passing failures (retried)
         self.dead_total = 0  # dead-lettered
-        self.last_claimed = 0
+        self.last_claimed = 0  # rows the last batch claimed
+        self.last_retried = 0  # of those, failed for a passing reason
 
     @property
     def producer(self):
@@ -130,11 +131,13 @@ class OutboxRelay:
 
     def _claim_sql(self, dialect: str):
         sql = _CLAIM + (" FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else "")
-        return text(sql)
+        # typed, so SQLite compares it in the same text form the column is stored in
+        return text(sql).bindparams(bindparam("now", type_=UtcDateTime))
 
     def publish_batch(self, limit: int | None = None) -> int:
         """Publish up to `limit` due messages; returns how many were delivered."""
         limit = limit or self.config["OUTBOX_BATCH_SIZE"]
+        self.last_claimed = self.last_retried = 0
         with self.app.app_context():
             engine = db.engine
             with engine.begin() as conn:  # the row locks live as long as this transaction
@@ -149,6 +152,7 @@ class OutboxRelay:
                 failed = [row for row in rows if outcomes[row.id] is not None]
                 retried = [row for row in failed if not outcomes[row.id].permanent]
                 dead = [row for row in failed if outcomes[row.id].permanent]
+                self.last_retried = len(retried)
                 if delivered:
                     self._mark_published(conn, engine.dialect.name, delivered)
                 now = utcnow()

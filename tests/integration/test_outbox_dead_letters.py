@@ -180,3 +180,20 @@ def test_relay_keeps_publishing_across_batches_past_a_dead_message(
     messages = consume_all(kafka_broker.bootstrap, topic, expected=8, timeout=4)
     assert sorted(m.key().decode() for m in messages) == sorted(run_ids)
     assert dead_row(pg, dead_id)["attempts"] == 1
+
+
+def test_relay_once_drains_past_a_batch_of_only_dead_messages(
+    kafka_app, kafka_broker, kafka_topics, pg
+):
+    kafka_app.config["OUTBOX_BATCH_SIZE"] = 1
+    topic = kafka_topics[0]
+    dead_id, _ = insert_oversized(pg, topic)  # the first batch: nothing delivered
+    run_ids = create_runs(kafka_app.test_client(), 3)
+
+    result = kafka_app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "published: 3" in result.output
+    assert pending_count(pg) == 1 and dead_row(pg, dead_id)["failed_at"] is not None
+    messages = consume_all(kafka_broker.bootstrap, topic, expected=4, timeout=4)
+    assert sorted(m.key().decode() for m in messages) == sorted(run_ids)
