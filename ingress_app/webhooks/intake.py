@@ -71,7 +71,7 @@ class RefusalLog:
         #: how many refusals the last logged line said were not logged before it
         self.last_suppressed = 0
 
-    def refused(self, webhook: Webhook, reason: str) -> bool:
+    def refused(self, webhook: Webhook, reason: str, remote_addr: str | None = None) -> bool:
         """Count one refusal; log it (with the count held back since) if it is time."""
         with self._lock:
             now = self._clock()
@@ -85,6 +85,7 @@ class RefusalLog:
             extra={
                 "webhook_id": webhook.webhook_id,
                 "tenant_id": webhook.tenant_id,
+                "remote_addr": remote_addr,
                 "refusals_not_logged": self.last_suppressed,
             },
         )
@@ -253,7 +254,7 @@ def authenticate_delivery(
     except AuthFailure as failure:
         # No audit event, no delivery row: an unauthenticated sender costs no write.
         metrics.WEBHOOK_DELIVERIES.labels(webhook.source, "unauthorized").inc()
-        refusal_log.refused(webhook, failure.reason)
+        refusal_log.refused(webhook, failure.reason, incoming.remote_addr)
         raise Unauthorized(
             failure.reason, headers={"WWW-Authenticate": failure.challenge}
         ) from None
