@@ -221,9 +221,7 @@ def _record(
     metrics.WEBHOOK_DELIVERIES.labels(webhook.source, outcome).inc()
 
 
-def authenticate_delivery(
-    webhook_id: str, incoming: Incoming, correlation_id: str | None
-) -> AuthenticatedDelivery:
+def authenticate_delivery(webhook_id: str, incoming: Incoming) -> AuthenticatedDelivery:
     """Find the webhook, read the body and check the sender's credentials."""
     webhook = _load_webhook(webhook_id)
     received_at = utcnow()
