@@ -80,7 +80,10 @@ def outbox_relay_command(once: bool, metrics_port: int | None) -> None:
     relay = OutboxRelay(app)
     if once:
         total = 0
-        while (count := relay.publish_batch()) > 0:
+        # until nothing is due, or Kafka failed a batch that delivered nothing (retried later)
+        while (count := relay.publish_batch()) > 0 or (
+            relay.last_claimed and not relay.last_retried
+        ):
             total += count
         relay.close()
         click.echo(f"published: {total}")
@@ -93,12 +96,56 @@ def outbox_relay_command(once: bool, metrics_port: int | None) -> None:
 
 @outbox.command("prune")
 def outbox_prune_command() -> None:
-    """Delete published messages older than OUTBOX_RETENTION_HOURS."""
+    """Delete published messages older than OUTBOX_RETENTION_HOURS (and old webhook
+    deliveries and audit events, as the relays do)."""
     from flask import current_app
 
-    from .outbox.relay import OutboxRelay
+    from .outbox.relay import prune_retained
 
-    click.echo(f"deleted: {OutboxRelay(current_app._get_current_object()).prune()}")
+    counts = prune_retained(current_app._get_current_object())
+    click.echo(f"deleted: {counts.pop('outbox_messages')}")
+    for table, count in counts.items():
+        click.echo(f"deleted {table}: {count}")
+
+
+@outbox.command("failed")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+def outbox_failed_command(limit: int) -> None:
+    """List dead-lettered messages (Kafka refused them for good), oldest first."""
+    from flask import current_app
+
+    from .outbox.dead_letters import failed_messages
+
+    rows = failed_messages(current_app._get_current_object(), limit)
+    if not rows:
+        click.echo("no dead-lettered messages")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}\ttenant={row['tenant_id']}\trun={row['run_id']}\ttype={row['type']}"
+            f"\tattempts={row['attempts']}\tfailed_at={row['failed_at'].isoformat()}"
+            f"\terror={row['last_error']}"
+        )
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "everything", is_flag=True, help="Requeue every dead-lettered message.")
+def outbox_retry_command(ids: tuple[int, ...], everything: bool) -> None:
+    """Requeue dead-lettered messages IDS (or --all) after fixing what refused them."""
+    from flask import current_app
+
+    from .outbox.dead_letters import requeue
+
+    if bool(ids) == everything:
+        raise click.UsageError("give message ids or --all (not both)")
+    requeued = requeue(current_app._get_current_object(), None if everything else ids)
+    missing = sorted(set(ids) - set(requeued))
+    click.echo(f"requeued: {len(requeued)}")
+    if missing:
+        raise click.ClickException(
+            f"not dead-lettered (or no such message): {', '.join(map(str, missing))}"
+        )
 
 
 @events.command("consume")

@@ -65,6 +65,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("KAFKA_SASL_USERNAME", "", str),
     ("KAFKA_SASL_PASSWORD", "", str),
     ("KAFKA_SSL_CA_LOCATION", "", str),
+    # largest message (value, key and headers) a run may make; bigger runs are a 413
+    ("KAFKA_MAX_MESSAGE_BYTES", 1_000_000, int),
     # outbox relay (runs in every gunicorn worker, or alone: `flask outbox relay`)
     ("OUTBOX_RELAY_ENABLED", True, bool),
     ("OUTBOX_BATCH_SIZE", 1000, int),
@@ -75,6 +77,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("OUTBOX_RETENTION_HOURS", 24, int),
     ("OUTBOX_PRUNE_INTERVAL_SECONDS", 600, int),
     ("OUTBOX_BACKLOG_WARN_SECONDS", 60, int),
+    # longest wait before retrying a message whose delivery failed for a passing reason
+    ("OUTBOX_RETRY_MAX_SECONDS", 60.0, float),
     # HTTP server (seed names)
     ("API_HOST", "0.0.0.0", str),
     ("API_PORT", 8000, int),
@@ -98,6 +102,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300, int),
     ("WEBHOOK_SECRET_GRACE_SECONDS", 86_400, int),
     ("WEBHOOK_DELIVERY_RETENTION_HOURS", 72, int),
+    # audit events older than this are pruned by the relays (0 keeps them forever)
+    ("AUDIT_RETENTION_DAYS", 90, int),
 ]
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -71,6 +71,10 @@ class Conflict(ApiError):
     status, error = 409, "Conflict"
 
 
+class PayloadTooLarge(ApiError):
+    status, error = 413, "Request Entity Too Large"
+
+
 class UnsupportedMediaType(ApiError):
     status, error = 415, "Unsupported media type"
 

@@ -62,7 +62,12 @@ POLICY_SECONDS = Histogram(
 )
 OUTBOX_PUBLISHED = Counter("ingress_outbox_published_total", "Outbox messages delivered to Kafka.")
 OUTBOX_PUBLISH_ERRORS = Counter("ingress_outbox_publish_errors_total",
-                                "Outbox messages whose delivery failed (they stay pending).")
+                                "Outbox deliveries that failed for a passing reason (retried).")
+OUTBOX_DEAD_LETTERED = Counter(
+    "ingress_outbox_dead_lettered_total",
+    "Outbox messages Kafka refused for good (dead-lettered), by librdkafka error name.",
+    ["error"],
+)
 CONSUMER_LAG = Gauge("ingress_run_events_consumer_lag", "Messages behind on the run events topic.",
                      multiprocess_mode="max")
 EVENTS_CONSUMED = Counter("ingress_run_events_total", "Run status events by outcome.", ["outcome"])
@@ -83,14 +88,18 @@ class OutboxCollector:
         pending = GaugeMetricFamily("ingress_outbox_pending", "Outbox messages waiting for Kafka.")
         oldest = GaugeMetricFamily("ingress_outbox_oldest_pending_age_seconds",
                                    "Age of the oldest waiting outbox message.")
+        failed = GaugeMetricFamily("ingress_outbox_failed",
+                                   "Dead-lettered outbox messages (`flask outbox failed`).")
         try:
             status = outbox_status(self.app)
         except Exception:  # a scrape never fails because the database is down
             return
         pending.add_metric([], status["pending"])
         oldest.add_metric([], status["oldest_pending_age_seconds"] or 0.0)
+        failed.add_metric([], status["failed"])
         yield pending
         yield oldest
+        yield failed
 
 
 _children: dict[tuple, tuple] = {}

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from ingress_app.config import SETTINGS, _convert
+from ingress_app.outbox.relay import PERMANENT_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -507,7 +508,7 @@ def test_operations_guide_settings_exist():
     # Names of other programs' settings that the guide mentions on purpose.
     compose_vars = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "INGRESS_PORT", "KAFKA_HOST_PORT"}
     gunicorn_vars = {"ACCESS_LOG", "GUNICORN_CMD_ARGS"}
-    kafka_error_codes = {"UNKNOWN_TOPIC_OR_PART"}
+    kafka_error_codes = {"UNKNOWN_TOPIC_OR_PART"} | PERMANENT_ERRORS  # the dead-letter runbook
     foreign = compose_vars | gunicorn_vars | kafka_error_codes
     unknown = sorted(
         name for name in named - known - foreign if not name.startswith(RDKAFKA_PREFIX.rstrip("_"))
@@ -543,3 +544,9 @@ def test_systemd_units_restart_always():
         assert settings["Restart"] == "always", unit
         assert settings["StartLimitIntervalSec"] == "0", unit
         assert int(settings["TimeoutStopSec"]) > 30, unit  # outlasts graceful_timeout
+
+
+def test_the_dead_letter_runbook_names_every_permanent_error():
+    guide = OPERATIONS.read_text()
+    runbook = guide[guide.index("### Dead-lettered messages") :]
+    assert not [code for code in PERMANENT_ERRORS if f"`{code}`" not in runbook]

@@ -18,6 +18,7 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index("ix_audit_tenant_time", "tenant_id", "occurred_at", "id"),
         Index("ix_audit_tenant_resource", "tenant_id", "resource_id"),
+        Index("ix_audit_occurred_at", "occurred_at"),  # retention: oldest first
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

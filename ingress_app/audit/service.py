@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import delete, select
 
 from ..db_types import utcnow
 from ..extensions import db
@@ -49,3 +52,28 @@ def record_audit_event(**fields: Any) -> None:
     """Write one audit event in its own transaction (for outcomes that store nothing else)."""
     add_audit_event(**fields)
     db.session.commit()
+
+
+_PRUNE_CHUNK = 5000
+
+
+def prune_audit_events(before: datetime) -> int:
+    """Delete events that occurred before `before` (AUDIT_RETENTION_DAYS); returns how many.
+
+    In chunks of a few thousand, each its own transaction, so a first prune of a large
+    table never holds long locks or one huge transaction.
+    """
+    table = AuditEvent.__table__
+    oldest = (
+        select(table.c.id)
+        .where(table.c.occurred_at < before)
+        .order_by(table.c.occurred_at)
+        .limit(_PRUNE_CHUNK)
+    )
+    total = 0
+    while True:
+        deleted = db.session.execute(delete(table).where(table.c.id.in_(oldest))).rowcount or 0
+        db.session.commit()
+        total += deleted
+        if deleted < _PRUNE_CHUNK:
+            return total

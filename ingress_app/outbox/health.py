@@ -1,7 +1,8 @@
-"""Health checks for delivery: Kafka reachability and the outbox backlog.
+"""Health checks for delivery: Kafka reachability, the outbox backlog, dead letters.
 
-Both report `warn`, never `fail`: while Kafka is away the outbox buffers and runs are
-still accepted, so the service stays ready.
+All report `warn`, never `fail`: while Kafka is away the outbox buffers and runs are
+still accepted, and a dead-lettered message holds no other back, so the service stays
+ready.
 """
 
 from __future__ import annotations
@@ -67,13 +68,22 @@ def outbox_check() -> dict:
         return {"outbox": {"status": "warn", "output": f"unknown ({type(exc).__name__})"}}
     age = status["oldest_pending_age_seconds"]
     stale = age is not None and age > app.config["OUTBOX_BACKLOG_WARN_SECONDS"]
+    failed = status["failed"]
     check = {
-        "status": "warn" if stale else "pass",
+        "status": "warn" if stale or failed else "pass",
         "pending": status["pending"],
         "oldest_pending_age_seconds": None if age is None else round(age, 3),
+        "failed": failed,
     }
+    problems = []
     if stale:
-        check["output"] = "messages are waiting longer than OUTBOX_BACKLOG_WARN_SECONDS"
+        problems.append("messages are waiting longer than OUTBOX_BACKLOG_WARN_SECONDS")
+    if failed:
+        problems.append(
+            f"{failed} message(s) refused by Kafka and dead-lettered: see `outbox failed`"
+        )
+    if problems:
+        check["output"] = "; ".join(problems)
     return {"outbox": check}
 
 

@@ -39,6 +39,8 @@ def client_config(config: dict[str, Any], environ: dict[str, str] | None = None)
 def producer_config(config: dict[str, Any]) -> dict[str, Any]:
     """An idempotent, acks=all producer: retries never duplicate or reorder a message."""
     return {
+        # The size every accepted run was checked against (librdkafka's floor is 1000).
+        "message.max.bytes": max(int(config.get("KAFKA_MAX_MESSAGE_BYTES", 1_000_000)), 1000),
         **client_config(config),
         "client.id": "ingress-outbox-relay",
         "enable.idempotence": True,

@@ -17,6 +17,34 @@ SCHEMA_VERSION = 1
 RUN_REQUESTED = "flow_run.requested"
 CANCEL_REQUESTED = "flow_run.cancel_requested"
 
+# librdkafka refuses a message whose record would exceed `message.max.bytes`: value,
+# key and headers plus the record's framing, at most 36 bytes (its
+# RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD), and two length varints of up to 5 bytes per header.
+RECORD_OVERHEAD = 36
+HEADER_OVERHEAD = 10
+
+
+def message_size(row: dict[str, Any], payload_bytes: int | None = None) -> int:
+    """The most bytes librdkafka counts for an outbox row's record (`outbox_row`'s shape)."""
+    if payload_bytes is None:
+        payload_bytes = len(row["payload"].encode())
+    size = RECORD_OVERHEAD + payload_bytes + len((row.get("key") or "").encode())
+    for name, value in (row.get("headers") or {}).items():
+        size += HEADER_OVERHEAD + len(name.encode()) + len(str(value).encode())
+    return size
+
+
+def oversized(row: dict[str, Any], limit: int) -> int | None:
+    """The row's record size if it exceeds `limit` bytes, else None.
+
+    Checked against `KAFKA_MAX_MESSAGE_BYTES` before a run is stored, so that every
+    stored message can be produced. UTF-8 takes at most 4 bytes a character, so most
+    payloads are bounded without encoding them.
+    """
+    if message_size(row, 4 * len(row["payload"])) <= limit:
+        return None
+    size = message_size(row)
+    return size if size > limit else None
 
 
 def outbox_row(

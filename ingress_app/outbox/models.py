@@ -1,4 +1,8 @@
-"""The transactional outbox: messages committed with their run, published later."""
+"""The transactional outbox: messages committed with their run, published later.
+
+A row is pending until published (`published_at`), or dead-lettered (`failed_at`) when
+Kafka refused it for good; a passing failure sets `next_attempt_at` for its retry.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db_types import JsonType, UtcDateTime, utcnow
 from ..extensions import db
 
+PENDING = "published_at IS NULL AND failed_at IS NULL"
+
 # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -18,11 +24,19 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
+        # What the relay claims: neither published nor dead-lettered.
         Index(
             "ix_outbox_pending",
             "id",
-            postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text(PENDING),
+            sqlite_where=text(PENDING),
+        ),
+        # Dead-lettered rows (`outbox failed`, the health check): few, if any.
+        Index(
+            "ix_outbox_failed",
+            "id",
+            postgresql_where=text("failed_at IS NOT NULL"),
+            sqlite_where=text("failed_at IS NOT NULL"),
         ),
         # Only published rows (what `outbox prune` looks at): an accept inserts no entry.
         Index(
@@ -43,3 +57,7 @@ class OutboxMessage(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # when Kafka refused the message for good (dead-lettered); `outbox retry` clears it
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # earliest time of the next attempt after a passing failure (NULL: at once)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -186,11 +186,12 @@ class RunValidate(MethodView):
     def post(self, body):
         """Dry-run the accept pipeline: validation and policies, nothing stored or published.
 
-        Policy violations answer 200 with `valid: false`; a malformed flow is 400 and a
-        foreign tenant 403, exactly as `POST /v1/runs` would answer.
+        Policy violations answer 200 with `valid: false`; a malformed flow is 400, a
+        foreign tenant 403 and a run too large to publish 413, exactly as
+        `POST /v1/runs` would answer.
         """
         req = _run_request(body, source="validate")
-        prepared = service.prepare_run(req, g.principal, g.correlation_id, enforce=False)
+        prepared = service.validate_run(req, g.principal, g.correlation_id)
         return {
             "valid": not prepared.violations,
             "violations": prepared.violations,

@@ -23,6 +23,7 @@ from ..errors import (
     Forbidden,
     IdempotencyMismatch,
     NotFound,
+    PayloadTooLarge,
     ValidationFailed,
 )
 from ..extensions import db
@@ -212,6 +213,66 @@ def _accepted_counter(source: str):
     return counter
 
 
+def run_message(
+    prepared: PreparedRun,
+    req: RunRequest,
+    principal: Principal,
+    run_id: str,
+    correlation_id: str,
+    now,
+    flow_definition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The outbox row of a run's `flow_run.requested` message, exactly as it is stored."""
+    return outbox_row(
+        topic=current_app.config["KAFKA_TOPIC_FLOW_RUNS"],
+        message_type=messages.RUN_REQUESTED,
+        run_id=run_id,
+        correlation_id=correlation_id,
+        tenant_id=prepared.tenant_id,
+        body={
+            "user_id": principal.user_id,
+            "flow_id": prepared.flow.id,
+            "flow_version": prepared.flow_version,
+            "flow_origin": prepared.flow_origin,
+            "flow_definition": (
+                flow_definition if flow_definition is not None else prepared.flow.to_dict()
+            ),
+            "input": req.input,
+            "request_id": req.request_id,
+            "source": req.source,
+            "policy": {"modifications": prepared.modifications},
+            "created_at": now.isoformat(),
+        },
+    )
+
+
+def ensure_message_fits(message_row: dict[str, Any]) -> None:
+    """413 when the message could never be published (over `KAFKA_MAX_MESSAGE_BYTES`).
+
+    Refused before anything is stored: a stored message the producer refuses would never
+    reach the orchestrator.
+    """
+    limit = current_app.config["KAFKA_MAX_MESSAGE_BYTES"]
+    size = messages.oversized(message_row, limit)
+    if size is not None:
+        raise PayloadTooLarge(
+            f"the run's message to the orchestrator would be {size} bytes; the limit is "
+            f"{limit} bytes (KAFKA_MAX_MESSAGE_BYTES): send a smaller input or flow"
+        )
+
+
+def validate_run(
+    req: RunRequest, principal: Principal, correlation_id: str, *, enforce: bool = False
+) -> PreparedRun:
+    """The dry run: `prepare_run` (policies enforced only if asked) and the message size
+    check; everything `accept_run` would refuse, without storing anything."""
+    prepared = prepare_run(req, principal, correlation_id, enforce=enforce)
+    ensure_message_fits(
+        run_message(prepared, req, principal, new_id(), correlation_id or new_id(), utcnow())
+    )
+    return prepared
+
+
 def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """Validate, apply policies and durably record a run and its outbox message."""
     try:
@@ -244,25 +305,16 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
     run_id = new_id()
     now = utcnow()
     flow_definition = prepared.flow.to_dict()
-    message_row = outbox_row(
-        topic=current_app.config["KAFKA_TOPIC_FLOW_RUNS"],
-        message_type=messages.RUN_REQUESTED,
-        run_id=run_id,
-        correlation_id=correlation_id,
-        tenant_id=tenant_id,
-        body={
-            "user_id": principal.user_id,
-            "flow_id": prepared.flow.id,
-            "flow_version": prepared.flow_version,
-            "flow_origin": prepared.flow_origin,
-            "flow_definition": flow_definition,
-            "input": req.input,
-            "request_id": req.request_id,
-            "source": req.source,
-            "policy": {"modifications": prepared.modifications},
-            "created_at": now.isoformat(),
-        },
+    message_row = run_message(
+        prepared, req, principal, run_id, correlation_id, now, flow_definition
     )
+    try:
+        ensure_message_fits(message_row)
+    except PayloadTooLarge:
+        replay = _replay_if_known(req, principal)  # accepted before a lower limit
+        if replay is not None:
+            return replay
+        raise
     del message_row["key"]  # the store sets it from the inserted run
     run_row = {
         "run_id": run_id,

@@ -168,7 +168,7 @@ class WebhookIntake(MethodView):
             query=request.args.to_dict(),
             remote_addr=request.remote_addr,
         )
-        authenticated = intake.authenticate_delivery(webhook_id, incoming, g.correlation_id)
+        authenticated = intake.authenticate_delivery(webhook_id, incoming)
         g.principal = authenticated.principal  # the rate limit counts against its tenant
         runs = _accept_limited(authenticated)
         replayed = all(run.replayed for run in runs)

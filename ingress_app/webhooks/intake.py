@@ -2,17 +2,21 @@
 the one accept pipeline.
 
 In order: the body's size (413) → the webhook (unknown, disabled or deleted: the same
-404) → the body's format (415/400) → credentials (401, audited) → the tenant's rate limit (429, in the
-view) → the delivery id (a known one answers with its run) → source enabled for the
+404) → the body's format (415/400) → credentials (401) → the tenant's rate limit (429, in
+the view) → the delivery id (a known one answers with its run) → source enabled for the
 tenant (403) → input mapping (400) → `accept_run` (validation, policies, idempotency,
-storage). Every delivery that reached the credential check is recorded in
-`webhook_deliveries`.
+message size, storage). Every authenticated delivery is recorded in `webhook_deliveries`
+and audited. A delivery with wrong or missing credentials writes nothing: anyone who
+knows a webhook's URL can send those, so each is only counted
+(`ingress_webhook_deliveries_total{outcome="unauthorized"}`) and logged at most once a
+minute per process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +41,7 @@ from ..errors import (
 from ..extensions import db
 from ..policies.runtime import policy_engine
 from ..runs import store as run_store
-from ..runs.service import Accepted, RunRequest, accept_run, prepare_run
+from ..runs.service import Accepted, RunRequest, accept_run, validate_run
 from . import store
 from .crypto import secret_box
 from .models import WebhookConfig
@@ -48,9 +52,48 @@ from .verification import AuthFailure, header_name, verify_credentials
 
 log = logging.getLogger(__name__)
 
-DELIVERY_UNAUTHORIZED = "webhook.unauthorized"
 DELIVERY_REJECTED = "webhook.rejected"
 MAX_WEBHOOK_ID_LENGTH = 255
+REFUSAL_LOG_INTERVAL_SECONDS = 60.0
+
+
+class RefusalLog:
+    """Logs refused deliveries at most once per interval: the first one, then a count.
+
+    A flood of wrong credentials must not become a flood of log lines either.
+    """
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL_SECONDS, clock=time.monotonic):
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._suppressed = 0
+        #: how many refusals the last logged line said were not logged before it
+        self.last_suppressed = 0
+
+    def refused(self, webhook: Webhook, reason: str, remote_addr: str | None = None) -> bool:
+        """Count one refusal; log it (with the count held back since) if it is time."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last < self.interval:
+                self._suppressed += 1
+                return False
+            self._last, self.last_suppressed, self._suppressed = now, self._suppressed, 0
+        log.warning(
+            "webhook delivery refused: %s",
+            reason,
+            extra={
+                "webhook_id": webhook.webhook_id,
+                "tenant_id": webhook.tenant_id,
+                "remote_addr": remote_addr,
+                "refusals_not_logged": self.last_suppressed,
+            },
+        )
+        return True
+
+
+refusal_log = RefusalLog()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +226,7 @@ def _record(
     metrics.WEBHOOK_DELIVERIES.labels(webhook.source, outcome).inc()
 
 
-def authenticate_delivery(
-    webhook_id: str, incoming: Incoming, correlation_id: str | None
-) -> AuthenticatedDelivery:
+def authenticate_delivery(webhook_id: str, incoming: Incoming) -> AuthenticatedDelivery:
     """Find the webhook, read the body and check the sender's credentials."""
     webhook = _load_webhook(webhook_id)
     received_at = utcnow()
@@ -215,30 +256,9 @@ def authenticate_delivery(
         elif verdict is False:
             raise AuthFailure(f"the {webhook.source} signature is missing or does not match")
     except AuthFailure as failure:
-        audit.add_audit_event(
-            tenant_id=webhook.tenant_id,
-            actor=webhook.actor,
-            action=DELIVERY_UNAUTHORIZED,
-            outcome="rejected",
-            resource_type=RESOURCE,
-            resource_id=webhook.webhook_id,
-            correlation_id=correlation_id,
-            detail={"reason": failure.reason, "remote_addr": incoming.remote_addr},
-        )
-        _record(
-            webhook,
-            delivery_id=None,
-            received_at=received_at,
-            outcome="unauthorized",
-            status=401,
-            detail={"reason": failure.reason},
-        )
-        db.session.commit()
-        log.warning(
-            "webhook delivery refused: %s",
-            failure.reason,
-            extra={"webhook_id": webhook.webhook_id, "tenant_id": webhook.tenant_id},
-        )
+        # No audit event, no delivery row: an unauthenticated sender costs no write.
+        metrics.WEBHOOK_DELIVERIES.labels(webhook.source, "unauthorized").inc()
+        refusal_log.refused(webhook, failure.reason, incoming.remote_addr)
         raise Unauthorized(
             failure.reason, headers={"WWW-Authenticate": failure.challenge}
         ) from None
@@ -359,7 +379,7 @@ def _item_requests(
                 webhook.tenant_id, key
             ) is not None
             if not known:
-                prepare_run(req, authenticated.principal, correlation_id)
+                validate_run(req, authenticated.principal, correlation_id, enforce=True)
         except ApiError as error:
             if isinstance(error.detail, dict):
                 error.detail = {**error.detail, "item": index}

@@ -102,12 +102,24 @@ def test_body_over_the_default_limit_is_413(client, pg):
     assert_nothing_stored(pg)
 
 
-def test_body_just_under_the_default_limit_is_accepted(fresh_client):
+def test_body_just_under_the_default_limit_is_accepted(make_pg_app):
+    # The default KAFKA_MAX_MESSAGE_BYTES (1,000,000) is below the body limit (1 MiB): a
+    # broker that takes bigger messages lets the body limit decide.
+    client = make_pg_app(KAFKA_MAX_MESSAGE_BYTES=2_000_000).test_client()
     padding = "x" * (1024 * 1024 - 2048)
 
-    response = post_raw(fresh_client, json.dumps(valid_body(input={"pad": padding})))
+    response = post_raw(client, json.dumps(valid_body(input={"pad": padding})))
 
     assert response.status_code == 202
+
+
+def test_body_under_the_limit_whose_message_is_too_large_is_413(client, pg):
+    padding = "x" * (1024 * 1024 - 2048)
+
+    response = post_raw(client, json.dumps(valid_body(input={"pad": padding})))
+
+    assert_error(response, 413)
+    assert_nothing_stored(pg)
 
 
 def test_body_over_a_configured_small_limit_is_413(make_pg_app, pg):

@@ -325,3 +325,14 @@ def test_the_importable_workflow_is_the_documented_recipe():
     assert start["retryOnFail"] is True
     assert read["parameters"]["url"].endswith("/v1/runs/{{ $json.run_id }}")
     assert workflow["connections"]["Start run"]["main"][0][0]["node"] == "Read run"
+
+
+def test_items_each_refuses_all_if_one_item_would_be_too_large(make_pg_app, pg):
+    client = make_pg_app(KAFKA_MAX_MESSAGE_BYTES=4000).test_client()
+    webhook = n8n_webhook(client, items="each")
+    payload = [item({"note": "short"}, 0), item({"note": "x" * 5000}, 1)]
+
+    response = n8n_post(client, webhook, payload)
+
+    assert_error(response, 413)
+    assert count(pg, "flow_runs_audit") == 0 and count(pg, "outbox_messages") == 0
