@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from .. import keys
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_add, cache_get, cache_set
@@ -321,8 +322,7 @@ def list_flows(tenant_id: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cache_key(tenant_id: str, flow_id: str, version: str | None) -> str:
-    # JSON keeps the parts apart whatever characters the ids contain.
-    return "registry:" + json.dumps([tenant_id, flow_id, version], separators=(",", ":"))
+    return keys.compose("registry", tenant_id, flow_id, version)
 
 
 class LocalLookups:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app
 
-from .. import metrics
+from .. import keys, metrics
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_delete, cache_get, cache_set
@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
-from ..ids import new_id
+from ..ids import is_id, new_id
 from ..jsonutil import canonical_dumps, dumps, stdlib_canonical
 from ..outbox import messages
 from ..outbox.messages import outbox_row
@@ -327,7 +327,13 @@ def run_to_dict(run: FlowRun) -> dict[str, Any]:
 
 
 def run_cache_key(tenant_id: str, run_id: str) -> str:
-    return f"run:{tenant_id}:{run_id}"
+    return keys.compose("run", tenant_id, run_id)
+
+
+def _known_form(run_id: str) -> None:
+    """A run id not of the form runs are given is not found, before any lookup."""
+    if not is_id(run_id):
+        raise NotFound(f"run {run_id[:64]!r} not found")
 
 
 def get_run_json(run_id: str, tenant_id: str) -> bytes:
@@ -336,6 +342,7 @@ def get_run_json(run_id: str, tenant_id: str) -> bytes:
     The cache holds the serialized body, so a hit is answered without touching the
     database or serializing anything.
     """
+    _known_form(run_id)
     key = run_cache_key(tenant_id, run_id)
     cached = cache_get(key)
     if cached is not None:
@@ -365,6 +372,7 @@ def _cached_run_evict(tenant_id: str, run_id: str) -> None:
 
 def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[str, Any]:
     """Ask the orchestrator to cancel a run; repeating it changes nothing more."""
+    _known_form(run_id)
     session = db.session
     run = session.execute(
         db.select(FlowRun)

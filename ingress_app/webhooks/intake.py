@@ -11,7 +11,6 @@ storage). Every delivery that reached the credential check is recorded in
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from ..errors import (
     ValidationFailed,
 )
 from ..extensions import db
+from ..keys import webhook_delivery_key
 from ..policies.runtime import policy_engine
 from ..runs import store as run_store
 from ..runs.service import Accepted, RunRequest, accept_run
@@ -246,12 +246,6 @@ def authenticate_delivery(
     )
 
 
-def delivery_key(webhook_id: str, delivery_id: str) -> str:
-    """The accept pipeline's idempotency key for a delivery (per tenant, bounded length)."""
-    digest = hashlib.sha256(f"{webhook_id}\n{delivery_id}".encode()).hexdigest()
-    return f"webhook:{webhook_id[:180]}:{digest[:48]}"
-
-
 def _delivery_id(authenticated: AuthenticatedDelivery) -> str | None:
     headers = authenticated.delivery.headers
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -354,9 +348,8 @@ def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -
                 db.session.commit()
                 return accepted
             db.session.rollback()
-        req = _run_request(
-            authenticated, delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None
-        )
+        key = webhook_delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None
+        req = _run_request(authenticated, key)
         in_pipeline = True
         accepted = _accept(req, authenticated.principal, correlation_id)
     except ApiError as error:
