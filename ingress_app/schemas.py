@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -64,9 +65,19 @@ def optional_header(name: str, description: str, **schema: Any) -> dict:
     }
 
 
+#: An idempotency key (`request_id` or `Idempotency-Key`): visible ASCII, 1 to 255
+#: characters. Keys made for webhook deliveries contain a space, so none collides.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+IDEMPOTENCY_KEY_RULE = "must be 1 to 255 visible ASCII characters (no spaces)"
+
+
 def idempotency_key_parameter(description: str) -> dict:
     """The optional `Idempotency-Key` request header, as an OpenAPI parameter."""
-    return optional_header("Idempotency-Key", description, minLength=1, maxLength=255)
+    return optional_header(
+        "Idempotency-Key", description, minLength=1, maxLength=255,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+    )
 
 
 def documents_errors(blp, *codes: int):

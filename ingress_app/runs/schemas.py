@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..pagination import PageArgsSchema, page_schema
+from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
 from .models import STATUSES
 
 
@@ -54,8 +55,12 @@ class RunCreateSchema(ma.Schema):
     input = ma.fields.Dict(load_default=dict)
     tenant_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     request_id = ma.fields.String(
-        validate=validate.Length(min=1, max=255),
-        metadata={"description": "Idempotency key (or send the Idempotency-Key header)"},
+        validate=[
+            validate.Length(min=1, max=255),
+            validate.Regexp(IDEMPOTENCY_KEY_PATTERN, error=IDEMPOTENCY_KEY_RULE),
+        ],
+        metadata={"description": "Idempotency key (or send the Idempotency-Key header): "
+                  "visible ASCII, no spaces"},
     )
 
 
@@ -166,6 +171,8 @@ def parse_run_body(body: object) -> dict:
             problems.append({"path": name, "message": "Not a valid string."})
         elif not 1 <= len(value) <= limit:
             problems.append({"path": name, "message": f"Length must be between 1 and {limit}."})
+        elif name == "request_id" and IDEMPOTENCY_KEY.fullmatch(value) is None:
+            problems.append({"path": name, "message": IDEMPOTENCY_KEY_RULE})
         else:
             parsed[name] = value
     for name in _OBJECT_FIELDS:

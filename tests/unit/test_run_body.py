@@ -28,6 +28,8 @@ BODIES = [
     {"tenant_id": "acme"},
     {"tenant_id": ["acme"]},
     {"request_id": "r" * 256},
+    {"request_id": "a b"},
+    {"request_id": "caf\u00e9"},
     {"request_id": "ok", "status": "SUCCEEDED", "run_id": "mine"},  # server-owned: ignored
     {"flow_id": 1, "input": [], "tenant_id": ""},
 ]
