@@ -98,6 +98,30 @@ def test_a_file_that_is_not_text_keeps_the_previous_policies(client, policies_pa
     assert "not UTF-8 text" in policies_check(client)["output"]
 
 
+@pytest.mark.parametrize("text", ["", "version: 1\n", "# truncated\n"])
+def test_an_emptied_file_keeps_the_previous_policies_and_warns(app, client, policies_path, text):
+    rewrite(policies_path, LIMIT_5)
+    assert status_with_retries(client, 6) == 403
+
+    rewrite(policies_path, text)
+
+    assert status_with_retries(client, 6) == 403
+    assert status_with_retries(client, 1_000_000) == 403
+    assert client.get("/health").get_json()["checks"]["policies"]["status"] == "warn"
+    assert runtime(app).error is not None
+
+
+def test_a_file_that_omits_the_limits_still_applies_them(client, policies_path):
+    rewrite(policies_path, "version: 1\ntenants: {}\n")
+    flow = sample_flow()
+    flow["tasks"][0]["timeout_seconds"] = 10**9
+
+    assert status_with_retries(client, 1_000_000) == 403
+    assert client.post("/v1/runs", json={"flow_definition": flow}, headers=auth()).status_code == 403
+    assert status_with_retries(client, 10) == 202
+    assert policies_check(client)["status"] == "pass"
+
+
 def test_a_broken_file_is_reported_in_health_as_a_warning(client, policies_path):
     rewrite(policies_path, BROKEN)
 
