@@ -26,6 +26,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("JWT_ISSUER", "", str),
     ("JWT_AUDIENCE", "", str),
     ("JWT_LEEWAY_SECONDS", 30, int),
+    # longest lifetime (exp - now, exp - iat) a token may have, in seconds; 0 = no ceiling
+    ("JWT_MAX_TOKEN_LIFETIME", 86_400, int),
     # key rotation: tokens signed with the previous key stay valid until they expire
     ("JWT_PREVIOUS_SECRET_KEY", "", str),
     ("JWT_PREVIOUS_PUBLIC_KEY", "", str),
