@@ -34,6 +34,13 @@ def _migrations_directory(config: dict[str, Any]) -> str:
 
 def _database_settings(app: Flask) -> None:
     cfg = app.config
+    if not cfg.get("DATABASE_URL") and is_production(cfg):
+        # the embedded SQLite file is for trying the service out: in production it would
+        # keep every run on one container's disk, unseen by the other replicas
+        raise ConfigError(
+            "DATABASE_URL is required in production (INGRESS_ENV=production), e.g. "
+            "postgresql://user:password@host:5432/ingress"
+        )
     url = cfg.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'ingress.db'}"
     url = normalise_database_url(url)
     cfg["SQLALCHEMY_DATABASE_URI"] = url

@@ -113,3 +113,19 @@ def test_metrics_count_policy_denials(client):
     text = client.get("/metrics").get_data(as_text=True)
 
     assert 'ingress_runs_denied_total{reason="policy"}' in text
+
+
+def test_production_without_database_url_is_a_startup_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESS_INSTANCE_PATH", str(tmp_path / "instance"))
+    with pytest.raises(ConfigError) as info:
+        create_app(base_config(INGRESS_ENV="production", DATABASE_URL=""))
+
+    assert str(info.value).startswith("DATABASE_URL is required in production")
+    assert not (tmp_path / "instance" / "ingress.db").exists()
+
+
+def test_development_without_database_url_still_uses_the_embedded_sqlite(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESS_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(base_config(DATABASE_URL=""))
+
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("instance/ingress.db")
