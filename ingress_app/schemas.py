@@ -14,7 +14,11 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.String(required=True, metadata={"description": "Short error message"})
     detail = ma.fields.Raw(
         allow_none=True,
-        metadata={"description": "More about the error: a string, an object or null"},
+        metadata={
+            "description": "More about the error: a string, an object or null. Validation "
+            "errors: `{problems: [{path, message}], problem_count}`, policy denials: "
+            "`{violations: [...], violation_count}`; at most 100 listed, the count is the total"
+        },
     )
 
 

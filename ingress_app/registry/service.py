@@ -39,7 +39,7 @@ from ..auth import Principal
 from ..cache import cache_add, cache_get, cache_set
 from ..contracts import PolicyContext
 from ..db_types import utcnow
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, problems_detail
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
 from ..jsonutil import dumps_str, stdlib_canonical
@@ -159,9 +159,9 @@ def _check_policies(flow: Flow, principal: Principal, correlation_id: str | None
         resource_type="flow",
         resource_id=flow.id,
         correlation_id=correlation_id,
-        detail={"version": flow.version, "violations": outcome.violations},
+        detail={"version": flow.version, **problems_detail(outcome.violations, "violations")},
     )
-    raise Forbidden({"violations": outcome.violations})
+    raise Forbidden(problems_detail(outcome.violations, "violations"))
 
 
 def content_hash(definition: dict[str, Any], tags: list[str], metadata: dict[str, Any]) -> str:

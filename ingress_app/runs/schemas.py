@@ -6,6 +6,7 @@ from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import validate
+from webargs.fields import DelimitedList
 
 from ..pagination import PageArgsSchema, page_schema
 from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
@@ -112,14 +113,38 @@ class RunSchema(ma.Schema):
     )
 
 
+#: Fields of a run whose size the caller controls (or the orchestrator's output): a list
+#: leaves them out unless asked for with `?include=`.
+LIST_OPTIONAL_FIELDS = ("input", "output", "tasks")
+
+
+class RunListItemSchema(RunSchema):
+    """A run in a list: `input`, `output` and `tasks` only when `include` names them."""
+
+    input = ma.fields.Raw(metadata={"description": "Only with `include=input`"})
+    output = ma.fields.Raw(allow_none=True, metadata={"description": "Only with `include=output`"})
+    tasks = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(TaskProgressSchema),
+        metadata={"description": "Only with `include=tasks`: latest state of each task"},
+    )
+
+
 class RunListArgsSchema(PageArgsSchema):
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     created_after = ma.fields.AwareDateTime(default_timezone=UTC)
     created_before = ma.fields.AwareDateTime(default_timezone=UTC)
+    include = DelimitedList(
+        ma.fields.String(validate=validate.OneOf(LIST_OPTIONAL_FIELDS)),
+        metadata={
+            "description": "Comma-separated fields to add to each item: "
+            f"{', '.join(LIST_OPTIONAL_FIELDS)} (left out by default: their size is unbounded)"
+        },
+    )
 
 
-RunPageSchema = page_schema(RunSchema, "RunPage")
+RunPageSchema = page_schema(RunListItemSchema, "RunPage")
 
 
 class ViolationSchema(ma.Schema):

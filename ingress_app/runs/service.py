@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.orm import defer
 
 from .. import keys, metrics
 from ..audit import service as audit
@@ -24,6 +25,7 @@ from ..errors import (
     IdempotencyMismatch,
     NotFound,
     ValidationFailed,
+    problems_detail,
 )
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
@@ -135,7 +137,7 @@ def prepare_run(
     outcome = policy_engine().evaluate(flow, ctx)
     metrics.POLICY_SECONDS.observe(time.perf_counter() - started)
     if not outcome.allowed and enforce:
-        raise Forbidden({"violations": outcome.violations})
+        raise Forbidden(problems_detail(outcome.violations, "violations"))
     return PreparedRun(
         tenant_id=tenant_id,
         flow=outcome.flow,
@@ -306,7 +308,17 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def run_to_dict(run: FlowRun) -> dict[str, Any]:
+def run_to_dict(run: FlowRun, left_out: list[str] | None = None) -> dict[str, Any]:
+    """A run as the API shows it; `left_out` fields (deferred columns) are not read."""
+    if left_out:
+        body = _summary(run)
+        if "input" not in left_out:
+            body["input"] = run.input_data
+        if "output" not in left_out:
+            body["output"] = run.output_data
+        if "tasks" not in left_out:
+            body["tasks"] = run.tasks or {}
+        return body
     return {
         "run_id": run.run_id,
         "status": run.status,
@@ -323,6 +335,23 @@ def run_to_dict(run: FlowRun) -> dict[str, Any]:
         "output": run.output_data,
         "error": run.error_message,
         "tasks": run.tasks or {},
+    }
+
+
+def _summary(run: FlowRun) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "created_at": _iso(run.created_at),
+        "updated_at": _iso(run.updated_at),
+        "tenant_id": run.tenant_id,
+        "flow_id": run.flow_id,
+        "flow_version": run.flow_version,
+        "flow_origin": run.flow_origin,
+        "correlation_id": run.correlation_id,
+        "request_id": run.request_id,
+        "source": run.source,
+        "error": run.error_message,
     }
 
 
@@ -420,9 +449,25 @@ def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[s
     return body
 
 
+_LIST_OPTIONAL_COLUMNS = {
+    "input": FlowRun.input_data, "output": FlowRun.output_data, "tasks": FlowRun.tasks,
+}
+
+
 def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """The tenant's runs, newest first, one page at a time."""
-    stmt = db.select(FlowRun).where(FlowRun.tenant_id == tenant_id)
+    """The tenant's runs, newest first, one page at a time.
+
+    `input`, `output` and `tasks` (sizes the caller or the orchestrator decides) are
+    neither read nor returned unless `filters["include"]` names them: a page of 100 runs
+    stays small.
+    """
+    include = set(filters.get("include") or ())
+    left_out = [name for name in _LIST_OPTIONAL_COLUMNS if name not in include]
+    stmt = (
+        db.select(FlowRun)
+        .where(FlowRun.tenant_id == tenant_id)
+        .options(*(defer(_LIST_OPTIONAL_COLUMNS[name]) for name in left_out))
+    )
     if filters.get("status"):
         stmt = stmt.where(FlowRun.status == filters["status"])
     if filters.get("flow_id"):
@@ -439,6 +484,6 @@ def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
         limit=filters["limit"],
         cursor=filters.get("cursor"),
     )
-    items = [run_to_dict(run) for run in rows]
+    items = [run_to_dict(run, left_out) for run in rows]
     db.session.rollback()
     return page(items, next_cursor)

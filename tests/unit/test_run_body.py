@@ -58,4 +58,7 @@ def test_fast_parser_accepts_and_rejects_what_the_schema_does(body):
 def test_a_body_that_is_not_an_object_is_rejected(body):
     with pytest.raises(ValidationFailed) as info:
         parse_run_body(body)
-    assert info.value.detail == {"problems": [{"path": "body", "message": "Invalid input type."}]}
+    assert info.value.detail == {
+        "problems": [{"path": "body", "message": "Invalid input type."}],
+        "problem_count": 1,
+    }
