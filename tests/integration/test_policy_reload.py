@@ -62,7 +62,7 @@ def status_with_retries(client, retries: int) -> int:
 
 
 def policies_check(client) -> dict:
-    return client.get("/health").get_json()["checks"]["policies"]
+    return client.get("/health", headers=auth()).get_json()["checks"]["policies"]
 
 
 def runtime(app):
@@ -125,7 +125,7 @@ def test_a_file_that_omits_the_limits_still_applies_them(client, policies_path):
 def test_a_broken_file_is_reported_in_health_as_a_warning(client, policies_path):
     rewrite(policies_path, BROKEN)
 
-    response = client.get("/health")
+    response = client.get("/health", headers=auth())
 
     assert response.status_code == 200
     body = response.get_json()
@@ -236,3 +236,39 @@ def test_a_last_good_copy_of_another_file_is_no_fallback(make_pg_app, make_app, 
 
     with pytest.raises(PolicyConfigError, match="other.yaml:3: "):
         make_pg_app(POLICIES_FILE=str(other))
+
+
+# ------------------------------------------------------------------- who sees what
+
+
+def test_health_without_a_token_shows_statuses_only(client, policies_path):
+    rewrite(policies_path, BROKEN)
+
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "warn"
+    assert body["checks"]["policies"] == {"status": "warn"}
+    assert all(set(check) == {"status"} for check in body["checks"].values()), body
+    text = response.get_data(as_text=True)
+    assert str(policies_path.parent) not in text
+    assert "Not a valid integer" not in text
+
+
+def test_health_with_a_bad_token_shows_statuses_only(client, policies_path):
+    rewrite(policies_path, BROKEN)
+
+    response = client.get("/health", headers={"Authorization": "Bearer not-a-token"})
+
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["policies"] == {"status": "warn"}
+
+
+def test_health_with_a_valid_token_shows_the_details(client, policies_path):
+    rewrite(policies_path, BROKEN)
+
+    check = client.get("/health", headers=auth("any-tenant")).get_json()["checks"]["policies"]
+
+    assert check["source"] == str(policies_path)
+    assert "max_retries: Not a valid integer." in check["output"]
