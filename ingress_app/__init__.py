@@ -191,8 +191,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .webhooks.api import intake_blp as webhook_intake_blp
     from .webhooks.cli import webhooks as webhooks_cli
     from .webhooks.crypto import init_secret_box
+    from .webhooks.service import check_public_base_url
 
     init_secret_box(app)  # fails startup on a malformed WEBHOOK_SECRET_KEY
+    check_public_base_url(app)
     api.register_blueprint(health_blp)
     api.register_blueprint(runs_blp)
     api.register_blueprint(audit_blp)

@@ -98,6 +98,9 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300, int),
     ("WEBHOOK_SECRET_GRACE_SECONDS", 86_400, int),
     ("WEBHOOK_DELIVERY_RETENTION_HOURS", 72, int),
+    # where clients reach the service (https://ingress.example.com): webhook intake URLs
+    # are built on it; unset, development uses the request's Host header
+    ("PUBLIC_BASE_URL", "", str),
 ]
 
 _TRUE = {"1", "true", "yes", "on"}
