@@ -6,7 +6,6 @@ from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import validate
-from webargs.fields import DelimitedList
 
 from ..pagination import PageArgsSchema, page_schema
 from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
@@ -116,6 +115,8 @@ class RunSchema(ma.Schema):
 #: Fields of a run whose size the caller controls (or the orchestrator's output): a list
 #: leaves them out unless asked for with `?include=`.
 LIST_OPTIONAL_FIELDS = ("input", "output", "tasks")
+_ONE_FIELD = "|".join(LIST_OPTIONAL_FIELDS)
+_INCLUDE_PATTERN = rf"^({_ONE_FIELD})(,({_ONE_FIELD}))*$"
 
 
 class RunListItemSchema(RunSchema):
@@ -135,11 +136,17 @@ class RunListArgsSchema(PageArgsSchema):
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     created_after = ma.fields.AwareDateTime(default_timezone=UTC)
     created_before = ma.fields.AwareDateTime(default_timezone=UTC)
-    include = DelimitedList(
-        ma.fields.String(validate=validate.OneOf(LIST_OPTIONAL_FIELDS)),
+    # a comma-separated string, not an array parameter: generated clients and
+    # schemathesis handle `style: form, explode: false` arrays unevenly
+    include = ma.fields.String(
+        validate=validate.Regexp(
+            _INCLUDE_PATTERN,
+            error=f"a comma-separated list of {', '.join(LIST_OPTIONAL_FIELDS)}",
+        ),
         metadata={
             "description": "Comma-separated fields to add to each item: "
-            f"{', '.join(LIST_OPTIONAL_FIELDS)} (left out by default: their size is unbounded)"
+            f"{', '.join(LIST_OPTIONAL_FIELDS)} (left out by default: their size is unbounded)",
+            "example": "input,output",
         },
     )
 

@@ -461,7 +461,7 @@ def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
     neither read nor returned unless `filters["include"]` names them: a page of 100 runs
     stays small.
     """
-    include = set(filters.get("include") or ())
+    include = set((filters.get("include") or "").split(","))
     left_out = [name for name in _LIST_OPTIONAL_COLUMNS if name not in include]
     stmt = (
         db.select(FlowRun)
