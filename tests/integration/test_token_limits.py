@@ -86,3 +86,18 @@ def test_production_with_audience_and_issuer_does_not_warn(make_pg_app):
         INGRESS_ENV="production", JWT_AUDIENCE="ingress", JWT_ISSUER="https://idp.example.com"
     )
     assert "token_claims" not in app.test_client().get("/health").get_json()["checks"]
+
+
+def test_the_cli_refuses_to_issue_a_token_the_service_would_refuse(make_pg_app):
+    app = make_pg_app()
+    runner = app.test_cli_runner()
+
+    refused = runner.invoke(args=["tokens", "issue", "--tenant", "t", "--user", "u",
+                                  "--minutes", str(60 * 48)])
+    issued = runner.invoke(args=["tokens", "issue", "--tenant", "t", "--user", "u",
+                                 "--minutes", str(60 * 24)])
+
+    assert refused.exit_code != 0 and "JWT_MAX_TOKEN_LIFETIME" in refused.output
+    assert issued.exit_code == 0
+    token = {"Authorization": f"Bearer {issued.output.strip()}"}
+    assert app.test_client().post("/v1/runs", json=RUN, headers=token).status_code == 202
