@@ -79,7 +79,10 @@ IDEMPOTENCY_KEY_RULE = "must be 1 to 255 visible ASCII characters (no spaces)"
 def idempotency_key_parameter(description: str) -> dict:
     """The optional `Idempotency-Key` request header, as an OpenAPI parameter."""
     return optional_header(
-        "Idempotency-Key", description, minLength=1, maxLength=255,
+        "Idempotency-Key",
+        description,
+        minLength=1,
+        maxLength=255,
         pattern=IDEMPOTENCY_KEY_PATTERN,
     )
 

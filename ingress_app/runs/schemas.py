@@ -59,8 +59,10 @@ class RunCreateSchema(ma.Schema):
             validate.Length(min=1, max=255),
             validate.Regexp(IDEMPOTENCY_KEY_PATTERN, error=IDEMPOTENCY_KEY_RULE),
         ],
-        metadata={"description": "Idempotency key (or send the Idempotency-Key header): "
-                  "visible ASCII, no spaces"},
+        metadata={
+            "description": "Idempotency key (or send the Idempotency-Key header): "
+            "visible ASCII, no spaces"
+        },
     )
 
 

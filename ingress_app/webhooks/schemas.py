@@ -22,10 +22,18 @@ _HEADER_NAME = validate.Regexp(
 # Headers the intake reads for something else: a delivery id (stored, listed and used
 # as a dedupe key), the Standard Webhooks fields, the correlation id (echoed and logged).
 # A credential read from one of them would be kept and shown as that something else.
-RESERVED_HEADERS = frozenset({
-    "idempotency-key", "webhook-id", "webhook-timestamp", "webhook-signature", "x-request-id",
-    "x-n8n-execution-id", "x-zapier-delivery-id", "x-correlation-id",
-})
+RESERVED_HEADERS = frozenset(
+    {
+        "idempotency-key",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "x-request-id",
+        "x-n8n-execution-id",
+        "x-zapier-delivery-id",
+        "x-correlation-id",
+    }
+)
 OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied")
 
 

@@ -180,9 +180,7 @@ def test_valid_flow_is_stored_normalised_with_defaults(fresh_client, pg):
 
 @pytest.mark.parametrize("path", ["/v1/runs", "/v1/runs/validate", "/v1/flows"])
 def test_a_flow_with_thousands_of_problems_lists_100_and_counts_them_all(client, pg, path):
-    tasks = [
-        task(f"t{i}", *(f"m{i}-{j}" for j in range(60)), type="llm") for i in range(1000)
-    ]
+    tasks = [task(f"t{i}", *(f"m{i}-{j}" for j in range(60)), type="llm") for i in range(1000)]
     flow = {"id": "huge", "version": "1", "type": "DAG", "tasks": tasks}
     body = {"flow_definition": flow} if path.startswith("/v1/runs") else flow
 

@@ -31,7 +31,9 @@ def test_a_request_id_outside_visible_ascii_is_400_and_stores_nothing(client, pg
 @pytest.mark.parametrize("key", ["has space", "tab\there", "x" * 256, "del\x7f", "\u00e9"])
 def test_an_idempotency_key_header_outside_visible_ascii_is_400(client, pg, key):
     header = key.encode("utf-8").decode("latin-1")  # as a client's raw bytes reach WSGI
-    response = client.post("/v1/runs", json=run_body(), headers={**auth(), "Idempotency-Key": header})
+    response = client.post(
+        "/v1/runs", json=run_body(), headers={**auth(), "Idempotency-Key": header}
+    )
 
     body = assert_error(response, 400)
     assert "visible ASCII" in body["detail"]
@@ -39,9 +41,7 @@ def test_an_idempotency_key_header_outside_visible_ascii_is_400(client, pg, key)
 
 
 def test_validate_applies_the_same_rule(client):
-    response = client.post(
-        "/v1/runs/validate", json=run_body(request_id="a b"), headers=auth()
-    )
+    response = client.post("/v1/runs/validate", json=run_body(request_id="a b"), headers=auth())
     assert_error(response, 400)
 
 
@@ -83,8 +83,14 @@ def test_an_api_client_cannot_pre_claim_a_webhook_delivery(client, pg):
 
 
 @pytest.mark.parametrize(
-    "header", ["Idempotency-Key", "idempotency-key", "webhook-id", "X-Correlation-ID",
-               "X-Zapier-Delivery-Id"]
+    "header",
+    [
+        "Idempotency-Key",
+        "idempotency-key",
+        "webhook-id",
+        "X-Correlation-ID",
+        "X-Zapier-Delivery-Id",
+    ],
 )
 @pytest.mark.parametrize("auth_type", ["header-token", "hmac-sha256"])
 def test_a_credential_header_that_carries_delivery_ids_is_refused(client, pg, header, auth_type):

@@ -117,7 +117,9 @@ def test_a_file_that_omits_the_limits_still_applies_them(client, policies_path):
     flow["tasks"][0]["timeout_seconds"] = 10**9
 
     assert status_with_retries(client, 1_000_000) == 403
-    assert client.post("/v1/runs", json={"flow_definition": flow}, headers=auth()).status_code == 403
+    assert (
+        client.post("/v1/runs", json={"flow_definition": flow}, headers=auth()).status_code == 403
+    )
     assert status_with_retries(client, 10) == 202
     assert policies_check(client)["status"] == "pass"
 

@@ -98,9 +98,7 @@ def test_include_adds_input_output_and_tasks(client, pg):
 
     assert both["output"] == {"answer": 42} and "input" in both and "tasks" not in both
     assert every["tasks"] == {"classify": {"status": "SUCCEEDED"}}
-    assert every["input"] == client.get(
-        f"/v1/runs/{run_id}", headers=auth()
-    ).get_json()["input"]
+    assert every["input"] == client.get(f"/v1/runs/{run_id}", headers=auth()).get_json()["input"]
 
 
 def test_an_unknown_include_is_400(client):

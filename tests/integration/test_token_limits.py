@@ -47,13 +47,15 @@ def test_zero_turns_the_ceiling_off_but_not_the_date_checks(make_pg_app):
 
 
 @pytest.mark.parametrize(
-    "secret", ["abcdefgh" * 4, "0123456789abcdef" * 2, "qwertyuiopasdfghjklzxcvbnm123456", "ab" * 40]
+    "secret",
+    ["abcdefgh" * 4, "0123456789abcdef" * 2, "qwertyuiopasdfghjklzxcvbnm123456", "ab" * 40],
 )
 def test_production_refuses_a_long_but_guessable_secret(tmp_path, secret):
     with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
         create_app(
             base_config(
-                INGRESS_ENV="production", JWT_SECRET_KEY=secret,
+                INGRESS_ENV="production",
+                JWT_SECRET_KEY=secret,
                 DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
             )
         )
@@ -62,16 +64,17 @@ def test_production_refuses_a_long_but_guessable_secret(tmp_path, secret):
 def test_production_accepts_a_random_secret(tmp_path):
     app = create_app(
         base_config(
-            INGRESS_ENV="production", JWT_SECRET_KEY=JWT_SECRET, JWT_AUDIENCE="ingress",
-            JWT_ISSUER="https://idp.example.com", DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
+            INGRESS_ENV="production",
+            JWT_SECRET_KEY=JWT_SECRET,
+            JWT_AUDIENCE="ingress",
+            JWT_ISSUER="https://idp.example.com",
+            DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
         )
     )
     assert app.config["JWT_SECRET_KEY"] == JWT_SECRET
 
 
-def test_production_without_audience_and_issuer_warns_at_startup_and_in_health(
-    make_pg_app, caplog
-):
+def test_production_without_audience_and_issuer_warns_at_startup_and_in_health(make_pg_app, caplog):
     with caplog.at_level(logging.WARNING, logger="ingress_app.auth"):
         app = make_pg_app(INGRESS_ENV="production")
 
@@ -92,10 +95,12 @@ def test_the_cli_refuses_to_issue_a_token_the_service_would_refuse(make_pg_app):
     app = make_pg_app()
     runner = app.test_cli_runner()
 
-    refused = runner.invoke(args=["tokens", "issue", "--tenant", "t", "--user", "u",
-                                  "--minutes", str(60 * 48)])
-    issued = runner.invoke(args=["tokens", "issue", "--tenant", "t", "--user", "u",
-                                 "--minutes", str(60 * 24)])
+    refused = runner.invoke(
+        args=["tokens", "issue", "--tenant", "t", "--user", "u", "--minutes", str(60 * 48)]
+    )
+    issued = runner.invoke(
+        args=["tokens", "issue", "--tenant", "t", "--user", "u", "--minutes", str(60 * 24)]
+    )
 
     assert refused.exit_code != 0 and "JWT_MAX_TOKEN_LIFETIME" in refused.output
     assert issued.exit_code == 0

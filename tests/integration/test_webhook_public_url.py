@@ -74,7 +74,8 @@ def test_a_malformed_base_url_stops_the_start(tmp_path, value):
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         create_app(
             base_config(
-                DATABASE_URL=f"sqlite:///{tmp_path}/x.db", JWT_SECRET_KEY=JWT_SECRET,
+                DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
+                JWT_SECRET_KEY=JWT_SECRET,
                 PUBLIC_BASE_URL=value,
             )
         )

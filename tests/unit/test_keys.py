@@ -8,7 +8,22 @@ from ingress_app import keys
 from ingress_app.ids import is_id, new_id
 from ingress_app.runs.service import run_cache_key
 
-AWKWARD = ["", "acme", "acme:eu", "eu", "eu:x", "x", "a/b", "a%3Ab", "~", "a b", "é", ":", "%", None]
+AWKWARD = [
+    "",
+    "acme",
+    "acme:eu",
+    "eu",
+    "eu:x",
+    "x",
+    "a/b",
+    "a%3Ab",
+    "~",
+    "a b",
+    "é",
+    ":",
+    "%",
+    None,
+]
 
 
 def test_distinct_parts_never_give_the_same_key():

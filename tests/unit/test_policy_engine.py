@@ -518,15 +518,14 @@ def test_deny_with_a_violation_object_keeps_its_task_id():
 
 
 @pytest.mark.parametrize(
-    "text", ["policies: {}\n", "policies:\n", "tenants: {acme: {}}\n", "webhook_sources: [generic]\n"]
+    "text",
+    ["policies: {}\n", "policies:\n", "tenants: {acme: {}}\n", "webhook_sources: [generic]\n"],
 )
 def test_the_seed_limits_hold_when_the_file_leaves_them_out(engine, text):
     eng = engine(text)
 
     assert not eng.evaluate(flow({"id": "a", "type": "llm", "retries": 1_000_000}), CTX).allowed
-    assert not eng.evaluate(
-        flow({"id": "a", "type": "llm", "timeout_seconds": 10**9}), CTX
-    ).allowed
+    assert not eng.evaluate(flow({"id": "a", "type": "llm", "timeout_seconds": 10**9}), CTX).allowed
     assert eng.evaluate(
         flow({"id": "a", "type": "llm", "retries": 10, "timeout_seconds": 7200}), CTX
     ).allowed
@@ -534,8 +533,7 @@ def test_the_seed_limits_hold_when_the_file_leaves_them_out(engine, text):
 
 def test_a_seed_limit_is_lifted_only_by_name(engine):
     eng = engine(
-        "policies:\n  retry_limit: false\n"
-        "tenants:\n  acme:\n    policies:\n      timeout: false\n"
+        "policies:\n  retry_limit: false\ntenants:\n  acme:\n    policies:\n      timeout: false\n"
     )
     many_retries = flow({"id": "a", "type": "llm", "retries": 50})
     long_timeout = flow({"id": "a", "type": "llm", "timeout_seconds": 10**6})
