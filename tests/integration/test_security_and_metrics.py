@@ -105,6 +105,17 @@ def test_metrics_count_requests_by_route_template_and_runs_accepted(client):
     assert run_id not in text  # never a per-run label
 
 
+def test_metric_labels_take_no_caller_strings(client):
+    client.open("/v1/runs/eu:x", method="FROBNICATE-7f3a", headers=auth())
+    client.get("/no/such/path/caller-chosen-9c1e", headers=auth())
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert "FROBNICATE" not in text and "caller-chosen" not in text and "eu:x" not in text
+    assert 'method="OTHER",route="unmatched",status="405"' in text
+    assert 'method="GET",route="unmatched",status="404"' in text
+
+
 def test_metrics_count_policy_denials(client):
     flow = sample_flow()
     flow["tasks"][0]["retries"] = 11
