@@ -79,7 +79,9 @@ P99_LIMIT_MS = 100.0
 POLICY_OVERHEAD_LIMIT = 0.10  # issue 4: CPU per POST, default policies vs none
 PUBLISH_P50_LIMIT_MS = 50.0  # issue 3: commit -> delivery report under the POST load
 # The policies-off server's file: tenant scoping only (no retry_limit, timeout, ...).
-NO_POLICIES_YAML = "version: 1\npolicies:\n  tenant_isolation: {}\n"
+NO_POLICIES_YAML = (
+    "version: 1\npolicies:\n  tenant_isolation: {}\n  retry_limit: false\n  timeout: false\n"
+)
 
 POST_BODY = {
     "flow_definition": {

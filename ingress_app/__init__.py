@@ -34,6 +34,13 @@ def _migrations_directory(config: dict[str, Any]) -> str:
 
 def _database_settings(app: Flask) -> None:
     cfg = app.config
+    if not cfg.get("DATABASE_URL") and is_production(cfg):
+        # the embedded SQLite file is for trying the service out: in production it would
+        # keep every run on one container's disk, unseen by the other replicas
+        raise ConfigError(
+            "DATABASE_URL is required in production (INGRESS_ENV=production), e.g. "
+            "postgresql://user:password@host:5432/ingress"
+        )
     url = cfg.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'ingress.db'}"
     url = normalise_database_url(url)
     cfg["SQLALCHEMY_DATABASE_URI"] = url
@@ -184,8 +191,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .webhooks.api import intake_blp as webhook_intake_blp
     from .webhooks.cli import webhooks as webhooks_cli
     from .webhooks.crypto import init_secret_box
+    from .webhooks.service import check_public_base_url
 
     init_secret_box(app)  # fails startup on a malformed WEBHOOK_SECRET_KEY
+    check_public_base_url(app)
     api.register_blueprint(health_blp)
     api.register_blueprint(runs_blp)
     api.register_blueprint(audit_blp)

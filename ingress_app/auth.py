@@ -130,6 +130,8 @@ def configure_jwt(app: Flask) -> None:
     if cfg.get("JWT_AUDIENCE"):
         cfg["JWT_DECODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
         cfg["JWT_ENCODE_AUDIENCE"] = cfg["JWT_AUDIENCE"]
+    if production:
+        _warn_without_claim_checks(app)
     jwks = _configure_jwks(cfg, algorithm, production)
     jwt.init_app(app)
     app.extensions["ingress_jwks"] = jwks
@@ -137,6 +139,23 @@ def configure_jwt(app: Flask) -> None:
     app.extensions["ingress_previous_jwt_key"] = previous or None
     if previous:
         log.info("JWT key rotation: tokens signed with the previous key are still accepted")
+
+
+def _warn_without_claim_checks(app: Flask) -> None:
+    """In production a token should be bound to this service (`aud`) and its issuer
+    (`iss`): without them any token the key verifies is accepted. Logged at startup and
+    reported by `/health` as a warning (not an error: single-issuer setups exist)."""
+    missing = [name for name in ("JWT_AUDIENCE", "JWT_ISSUER") if not app.config.get(name)]
+    if not missing:
+        return
+    message = (
+        f"{' and '.join(missing)} not set: tokens are accepted whatever their "
+        f"{' and '.join('aud' if m == 'JWT_AUDIENCE' else 'iss' for m in missing)} claim"
+    )
+    log.warning("token claim checks incomplete in production: %s", message)
+    app.extensions.setdefault("ingress_health_checks", []).append(
+        lambda: {"token_claims": {"status": "warn", "output": message}}
+    )
 
 
 class JwksKeys(pyjwt.PyJWKClient):
@@ -322,9 +341,45 @@ def _identity_problem(value: Any) -> str | None:
     return None
 
 
+_FAR_FUTURE = 2**53  # seconds: past any clock this process will read, exact as a float
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """A JSON number of seconds since 1970 that a float holds exactly (`exp=10**400` or
+    `nbf=-10**400` pass PyJWT's checks but are no time at all)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value <= _FAR_FUTURE
+    )
+
+
+def _check_times(claims: dict[str, Any]) -> None:
+    """`exp`, `nbf` and `iat` are numeric dates (PyJWT also takes numeric strings), and
+    the token lives at most `JWT_MAX_TOKEN_LIFETIME` seconds (0: no ceiling) from now
+    and from its `iat`: a stolen long-lived token is not valid for years."""
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and not _is_numeric_date(claims[name]):
+            raise Unauthorized(
+                f"invalid token: '{name}' must be a number of seconds since 1970 (0 to 2^53)"
+            )
+    cfg = current_app.config
+    ceiling = int(cfg.get("JWT_MAX_TOKEN_LIFETIME", 86_400))
+    if ceiling <= 0:
+        return
+    exp = claims["exp"]
+    slack = ceiling + int(cfg.get("JWT_DECODE_LEEWAY", 0))
+    if exp > time.time() + slack or ("iat" in claims and exp > claims["iat"] + slack):
+        raise Unauthorized(
+            f"invalid token: it is valid for longer than the {ceiling} s allowed "
+            "(JWT_MAX_TOKEN_LIFETIME)"
+        )
+
+
 def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     if "exp" not in claims:
         raise Unauthorized("invalid token: the 'exp' claim is required")
+    _check_times(claims)
     sub = claims.get("sub")
     tenant = claims.get("tenant_id")
     problem = _identity_problem(sub)
@@ -371,6 +426,7 @@ class VerifiedTokens:
     def put(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
+        # `_check_times` bounded both to what a float holds
         self._entries[token] = (principal, float(claims["exp"]), float(claims.get("nbf", 0)))
 
 

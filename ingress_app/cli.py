@@ -20,8 +20,16 @@ tokens = AppGroup("tokens", help="Issue access tokens.")
 )
 def issue_token_command(tenant: str, user: str, minutes: int | None) -> None:
     """Print a signed access token for USER in TENANT."""
+    from flask import current_app
+
     from .auth import issue_token
 
+    ceiling = int(current_app.config["JWT_MAX_TOKEN_LIFETIME"])
+    lifetime = 60 * (minutes or int(current_app.config["JWT_EXPIRE_MINUTES"]))
+    if 0 < ceiling < lifetime:
+        raise click.UsageError(
+            f"a {lifetime} s token would be refused: JWT_MAX_TOKEN_LIFETIME is {ceiling} s"
+        )
     click.echo(issue_token(tenant, user, minutes))
 
 

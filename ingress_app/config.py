@@ -26,6 +26,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("JWT_ISSUER", "", str),
     ("JWT_AUDIENCE", "", str),
     ("JWT_LEEWAY_SECONDS", 30, int),
+    # longest lifetime (exp - now, exp - iat) a token may have, in seconds; 0 = no ceiling
+    ("JWT_MAX_TOKEN_LIFETIME", 86_400, int),
     # key rotation: tokens signed with the previous key stay valid until they expire
     ("JWT_PREVIOUS_SECRET_KEY", "", str),
     ("JWT_PREVIOUS_PUBLIC_KEY", "", str),
@@ -104,6 +106,9 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("WEBHOOK_DELIVERY_RETENTION_HOURS", 72, int),
     # audit events older than this are pruned by the relays (0 keeps them forever)
     ("AUDIT_RETENTION_DAYS", 90, int),
+    # where clients reach the service (https://ingress.example.com): webhook intake URLs
+    # are built on it; unset, development uses the request's Host header
+    ("PUBLIC_BASE_URL", "", str),
 ]
 
 _TRUE = {"1", "true", "yes", "on"}

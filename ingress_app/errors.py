@@ -44,11 +44,23 @@ class BadRequest(ApiError):
     status, error = 400, "Bad request"
 
 
+#: Most problems (or policy violations) an error body lists; `problem_count` (or
+#: `violation_count`) gives the total. A 1,000-task flow with 60 unknown dependencies
+#: each would otherwise answer with megabytes.
+MAX_LISTED_PROBLEMS = 100
+
+
+def problems_detail(problems: list[Any], key: str = "problems") -> dict[str, Any]:
+    """`{"problems": the first 100, "problem_count": all}` (or `violations`)."""
+    count_key = "problem_count" if key == "problems" else f"{key.rstrip('s')}_count"
+    return {key: problems[:MAX_LISTED_PROBLEMS], count_key: len(problems)}
+
+
 class ValidationFailed(ApiError):
     status, error = 400, "Validation failed"
 
     def __init__(self, problems: list[dict[str, str]], **kwargs: Any):
-        super().__init__({"problems": problems}, **kwargs)
+        super().__init__(problems_detail(problems), **kwargs)
 
 
 class Unauthorized(ApiError):
@@ -173,7 +185,7 @@ def handle_http_exception(exc: HTTPException):
         return error_response(
             400,
             "Validation failed",
-            {"problems": problems_from_messages(data["messages"])},
+            problems_detail(problems_from_messages(data["messages"])),
             headers,
         )
     if status >= 500:

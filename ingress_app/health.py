@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 
 import marshmallow as ma
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from sqlalchemy import text
 
@@ -90,14 +90,42 @@ def health_report() -> dict:
     }
 
 
+def _caller_has_a_valid_token() -> bool:
+    """Whether the request carries a token that verifies (no token, or a bad one: no)."""
+    if "Authorization" not in request.headers:
+        return False
+    from .auth import authenticate
+
+    try:
+        authenticate()
+    except Exception:  # any refusal (401, JWKS 503) only means: no details
+        return False
+    return True
+
+
+def _for_anyone(report: dict) -> dict:
+    """What a load balancer needs: the overall status and each check's status. Paths,
+    errors and figures stay for the logs and for callers with a token."""
+    return {
+        "status": report["status"],
+        "checks": {name: {"status": check["status"]} for name, check in report["checks"].items()},
+    }
+
+
 @blp.route("/health")
 class Health(MethodView):
     @blp.doc(**_NO_AUTH)
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unavailable")
     def get(self):
-        """Readiness: 200 while the database answers (cache issues are a warning), else 503."""
+        """Readiness: 200 while the database answers (cache issues are a warning), else 503.
+
+        Without a token only the statuses are shown; with a valid Bearer token (any
+        tenant's) each check's details too (errors, sources, figures).
+        """
         report = health_report()
+        if not _caller_has_a_valid_token():
+            report = _for_anyone(report)
         # Returned as a Response: the schema documents the shape, checks keep every field.
         response = jsonify(report)
         response.status_code = 503 if report["status"] == "fail" else 200

@@ -103,10 +103,15 @@ class OutboxCollector:
 
 
 _children: dict[tuple, tuple] = {}
+# The method is the client's to choose (`FOO1`, `FOO2`, …): any other is counted as
+# OTHER, so label values (and the children cached here) stay a small fixed set.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one request and its latency (called by `edge.EdgeMiddleware`)."""
+    if method not in _METHODS:
+        method = "OTHER"
     key = (method, route, status)
     children = _children.get(key)
     if children is None:  # label lookups are cached: routes × methods × statuses is small

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 
+from . import keys
 from .policies.runtime import policy_engine
 
 EXTENSION = "ingress_rate_limits"
@@ -28,7 +29,8 @@ NO_LIMIT = "1000000/second"
 
 def _tenant_key() -> str:
     principal = g.get("principal")
-    return f"tenant:{principal.tenant_id}" if principal else "anonymous"
+    # encoded: Flask-Limiter joins key parts with "/", which a tenant id may contain
+    return keys.compose("tenant", principal.tenant_id) if principal else "anonymous"
 
 
 def tenant_rate_limit() -> str:

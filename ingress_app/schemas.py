@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -13,7 +14,11 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.String(required=True, metadata={"description": "Short error message"})
     detail = ma.fields.Raw(
         allow_none=True,
-        metadata={"description": "More about the error: a string, an object or null"},
+        metadata={
+            "description": "More about the error: a string, an object or null. Validation "
+            "errors: `{problems: [{path, message}], problem_count}`, policy denials: "
+            "`{violations: [...], violation_count}`; at most 100 listed, the count is the total"
+        },
     )
 
 
@@ -64,9 +69,22 @@ def optional_header(name: str, description: str, **schema: Any) -> dict:
     }
 
 
+#: An idempotency key (`request_id` or `Idempotency-Key`): visible ASCII, 1 to 255
+#: characters. Keys made for webhook deliveries contain a space, so none collides.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+IDEMPOTENCY_KEY_RULE = "must be 1 to 255 visible ASCII characters (no spaces)"
+
+
 def idempotency_key_parameter(description: str) -> dict:
     """The optional `Idempotency-Key` request header, as an OpenAPI parameter."""
-    return optional_header("Idempotency-Key", description, minLength=1, maxLength=255)
+    return optional_header(
+        "Idempotency-Key",
+        description,
+        minLength=1,
+        maxLength=255,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+    )
 
 
 def documents_errors(blp, *codes: int):

@@ -130,7 +130,12 @@ def parse_policy_text(text: str, source: str = "policies.yaml") -> PolicyConfig:
     if node is not None:
         _index_lines(node, (), config.lines)
     if raw is None:
-        return config
+        raise _fail(
+            config,
+            (),
+            "the file is empty (an empty or truncated file is refused; "
+            "write at least `version: 1` and `policies: {}`)",
+        )
     if not isinstance(raw, dict):
         raise _fail(config, (), "the top level must be a mapping")
     unknown = set(raw) - TOP_LEVEL_KEYS
@@ -140,6 +145,13 @@ def parse_policy_text(text: str, source: str = "policies.yaml") -> PolicyConfig:
     version = raw.get("version", 1)
     if version != 1:
         raise _fail(config, ("version",), f"unsupported version {version!r} (expected 1)")
+    if set(raw) <= {"version"}:
+        raise _fail(
+            config,
+            (),
+            "the file sets nothing but `version` (it looks truncated; "
+            "add `policies: {}` to serve the defaults)",
+        )
     if "plugins" in raw and raw["plugins"] is not None:
         config.plugins = _name_list(config, ("plugins",), raw["plugins"])
     config.policies = _policy_map(config, ("policies",), raw.get("policies"))

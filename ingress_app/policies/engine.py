@@ -30,6 +30,10 @@ from .config import PolicyConfig, PolicyConfigError, format_options_error
 log = logging.getLogger(__name__)
 
 ALWAYS_ON = "tenant_isolation"
+#: The seed's limits (retries ≤ 10, timeouts ≤ 2 h): on in every scope the file does
+#: not switch them off by name (`retry_limit: false`), so a file that omits them, or an
+#: emptied one, never lifts them.
+ON_UNLESS_DISABLED = ("retry_limit", "timeout")
 
 
 class PolicyFailure(ApiError):
@@ -97,6 +101,8 @@ class PolicyEngine:
                 f"{config.line_of(*path)}: {scope}: policy {ALWAYS_ON!r} cannot be disabled"
             )
         merged.setdefault(ALWAYS_ON, ({}, ("policies",)))
+        for name in ON_UNLESS_DISABLED:
+            merged.setdefault(name, ({}, ("policies",)))
         chain = PolicyChain()
         for name, (options, path) in merged.items():
             if options is None:

@@ -33,12 +33,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from .. import keys
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_add, cache_get, cache_set
 from ..contracts import PolicyContext
 from ..db_types import utcnow
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, problems_detail
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
 from ..jsonutil import dumps_str, stdlib_canonical
@@ -158,9 +159,9 @@ def _check_policies(flow: Flow, principal: Principal, correlation_id: str | None
         resource_type="flow",
         resource_id=flow.id,
         correlation_id=correlation_id,
-        detail={"version": flow.version, "violations": outcome.violations},
+        detail={"version": flow.version, **problems_detail(outcome.violations, "violations")},
     )
-    raise Forbidden({"violations": outcome.violations})
+    raise Forbidden(problems_detail(outcome.violations, "violations"))
 
 
 def content_hash(definition: dict[str, Any], tags: list[str], metadata: dict[str, Any]) -> str:
@@ -321,8 +322,7 @@ def list_flows(tenant_id: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cache_key(tenant_id: str, flow_id: str, version: str | None) -> str:
-    # JSON keeps the parts apart whatever characters the ids contain.
-    return "registry:" + json.dumps([tenant_id, flow_id, version], separators=(",", ":"))
+    return keys.compose("registry", tenant_id, flow_id, version)
 
 
 class LocalLookups:

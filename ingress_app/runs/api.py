@@ -14,7 +14,14 @@ from ..extensions import Blueprint
 from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
 from ..responses import JSONBytesResponse
-from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, idempotency_key_parameter
+from ..schemas import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_RULE,
+    IDEMPOTENT_REPLAYED,
+    LOCATION,
+    documents_errors,
+    idempotency_key_parameter,
+)
 from . import service
 from .schemas import (
     RunAcceptedSchema,
@@ -86,8 +93,8 @@ def idempotency_key(body_request_id: str | None, header: str | None) -> str | No
     """The run's idempotency key: the body's `request_id` or the `Idempotency-Key` header."""
     if header is not None:
         header = header.strip()
-        if not header or len(header) > 255:
-            raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 characters")
+        if IDEMPOTENCY_KEY.fullmatch(header) is None:
+            raise BadRequest(f"{IDEMPOTENCY_HEADER} {IDEMPOTENCY_KEY_RULE}")
         if body_request_id is not None and body_request_id != header:
             raise BadRequest(f"request_id and the {IDEMPOTENCY_HEADER} header disagree")
     return body_request_id if body_request_id is not None else header

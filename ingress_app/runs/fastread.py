@@ -2,11 +2,11 @@
 
 Clients poll `GET /v1/runs/{run_id}` far more often than they do anything else, and a
 cached read does almost no work of its own: check the token, fetch the JSON bytes the
-cache already holds under the caller's tenant, send them. Flask's request machinery
+cache already holds under the caller's tenant (`run_cache_key`, unambiguous), send them. Flask's request machinery
 (context, routing, hooks, view wrappers) would cost more than that work, so this WSGI
 layer answers such a request itself, and only when every condition of a plain hit holds:
 
-- `GET`, no query string, a path `/v1/runs/<uuid>`;
+- `GET`, no query string, a path `/v1/runs/<run id>` (the form `ids.new_id` makes);
 - a Bearer token this process has already verified in full (signature, pinned
   algorithm, issuer, audience, claims) and whose `exp`/`nbf` still hold: the same
   cache `auth.authenticate` uses, so a token is never trusted here that Flask would not;
@@ -35,10 +35,11 @@ from flask_caching.backends.rediscache import RedisCache
 from ..cache import breaker_for
 from ..edge import ROUTE_KEY
 from ..extensions import cache
+from ..ids import ID_PATTERN
 from ..security import cors_origins
 from .service import CACHE_HIT, run_cache_key
 
-_RUN_PATH = re.compile(r"/v1/runs/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+_RUN_PATH = re.compile(rf"/v1/runs/({ID_PATTERN})")
 ROUTE = "/v1/runs/<string:run_id>"
 
 

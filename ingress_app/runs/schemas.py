@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..pagination import PageArgsSchema, page_schema
+from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
 from .models import STATUSES
 
 
@@ -54,8 +55,14 @@ class RunCreateSchema(ma.Schema):
     input = ma.fields.Dict(load_default=dict)
     tenant_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     request_id = ma.fields.String(
-        validate=validate.Length(min=1, max=255),
-        metadata={"description": "Idempotency key (or send the Idempotency-Key header)"},
+        validate=[
+            validate.Length(min=1, max=255),
+            validate.Regexp(IDEMPOTENCY_KEY_PATTERN, error=IDEMPOTENCY_KEY_RULE),
+        ],
+        metadata={
+            "description": "Idempotency key (or send the Idempotency-Key header): "
+            "visible ASCII, no spaces"
+        },
     )
 
 
@@ -111,14 +118,46 @@ class RunSchema(ma.Schema):
     )
 
 
+#: Fields of a run whose size the caller controls (or the orchestrator's output): a list
+#: leaves them out unless asked for with `?include=`.
+LIST_OPTIONAL_FIELDS = ("input", "output", "tasks")
+_ONE_FIELD = "|".join(LIST_OPTIONAL_FIELDS)
+_INCLUDE_PATTERN = rf"^({_ONE_FIELD})(,({_ONE_FIELD}))*$"
+
+
+class RunListItemSchema(RunSchema):
+    """A run in a list: `input`, `output` and `tasks` only when `include` names them."""
+
+    input = ma.fields.Raw(metadata={"description": "Only with `include=input`"})
+    output = ma.fields.Raw(allow_none=True, metadata={"description": "Only with `include=output`"})
+    tasks = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(TaskProgressSchema),
+        metadata={"description": "Only with `include=tasks`: latest state of each task"},
+    )
+
+
 class RunListArgsSchema(PageArgsSchema):
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     created_after = ma.fields.AwareDateTime(default_timezone=UTC)
     created_before = ma.fields.AwareDateTime(default_timezone=UTC)
+    # a comma-separated string, not an array parameter: generated clients and
+    # schemathesis handle `style: form, explode: false` arrays unevenly
+    include = ma.fields.String(
+        validate=validate.Regexp(
+            _INCLUDE_PATTERN,
+            error=f"a comma-separated list of {', '.join(LIST_OPTIONAL_FIELDS)}",
+        ),
+        metadata={
+            "description": "Comma-separated fields to add to each item: "
+            f"{', '.join(LIST_OPTIONAL_FIELDS)} (left out by default: their size is unbounded)",
+            "example": "input,output",
+        },
+    )
 
 
-RunPageSchema = page_schema(RunSchema, "RunPage")
+RunPageSchema = page_schema(RunListItemSchema, "RunPage")
 
 
 class ViolationSchema(ma.Schema):
@@ -170,6 +209,8 @@ def parse_run_body(body: object) -> dict:
             problems.append({"path": name, "message": "Not a valid string."})
         elif not 1 <= len(value) <= limit:
             problems.append({"path": name, "message": f"Length must be between 1 and {limit}."})
+        elif name == "request_id" and IDEMPOTENCY_KEY.fullmatch(value) is None:
+            problems.append({"path": name, "message": IDEMPOTENCY_KEY_RULE})
         else:
             parsed[name] = value
     for name in _OBJECT_FIELDS:

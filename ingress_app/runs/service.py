@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.orm import defer
 
-from .. import metrics
+from .. import keys, metrics
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_delete, cache_get, cache_set
@@ -25,10 +26,11 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     ValidationFailed,
+    problems_detail,
 )
 from ..extensions import db
 from ..flows import Flow, FlowValidationError, parse_flow
-from ..ids import new_id
+from ..ids import is_id, new_id
 from ..jsonutil import canonical_dumps, dumps, stdlib_canonical
 from ..outbox import messages
 from ..outbox.messages import outbox_row
@@ -142,7 +144,7 @@ def prepare_run(
     outcome = policy_engine().evaluate(flow, ctx)
     metrics.POLICY_SECONDS.observe(time.perf_counter() - started)
     if not outcome.allowed and enforce:
-        raise Forbidden({"violations": outcome.violations})
+        raise Forbidden(problems_detail(outcome.violations, "violations"))
     return PreparedRun(
         tenant_id=tenant_id,
         flow=outcome.flow,
@@ -364,7 +366,17 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def run_to_dict(run: FlowRun) -> dict[str, Any]:
+def run_to_dict(run: FlowRun, left_out: list[str] | None = None) -> dict[str, Any]:
+    """A run as the API shows it; `left_out` fields (deferred columns) are not read."""
+    if left_out:
+        body = _summary(run)
+        if "input" not in left_out:
+            body["input"] = run.input_data
+        if "output" not in left_out:
+            body["output"] = run.output_data
+        if "tasks" not in left_out:
+            body["tasks"] = run.tasks or {}
+        return body
     return {
         "run_id": run.run_id,
         "status": run.status,
@@ -384,8 +396,31 @@ def run_to_dict(run: FlowRun) -> dict[str, Any]:
     }
 
 
+def _summary(run: FlowRun) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "created_at": _iso(run.created_at),
+        "updated_at": _iso(run.updated_at),
+        "tenant_id": run.tenant_id,
+        "flow_id": run.flow_id,
+        "flow_version": run.flow_version,
+        "flow_origin": run.flow_origin,
+        "correlation_id": run.correlation_id,
+        "request_id": run.request_id,
+        "source": run.source,
+        "error": run.error_message,
+    }
+
+
 def run_cache_key(tenant_id: str, run_id: str) -> str:
-    return f"run:{tenant_id}:{run_id}"
+    return keys.compose("run", tenant_id, run_id)
+
+
+def _known_form(run_id: str) -> None:
+    """A run id not of the form runs are given is not found, before any lookup."""
+    if not is_id(run_id):
+        raise NotFound(f"run {run_id[:64]!r} not found")
 
 
 def get_run_json(run_id: str, tenant_id: str) -> bytes:
@@ -394,6 +429,7 @@ def get_run_json(run_id: str, tenant_id: str) -> bytes:
     The cache holds the serialized body, so a hit is answered without touching the
     database or serializing anything.
     """
+    _known_form(run_id)
     key = run_cache_key(tenant_id, run_id)
     cached = cache_get(key)
     if cached is not None:
@@ -423,6 +459,7 @@ def _cached_run_evict(tenant_id: str, run_id: str) -> None:
 
 def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[str, Any]:
     """Ask the orchestrator to cancel a run; repeating it changes nothing more."""
+    _known_form(run_id)
     session = db.session
     run = session.execute(
         db.select(FlowRun)
@@ -470,9 +507,25 @@ def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[s
     return body
 
 
+_LIST_OPTIONAL_COLUMNS = {
+    "input": FlowRun.input_data, "output": FlowRun.output_data, "tasks": FlowRun.tasks,
+}
+
+
 def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """The tenant's runs, newest first, one page at a time."""
-    stmt = db.select(FlowRun).where(FlowRun.tenant_id == tenant_id)
+    """The tenant's runs, newest first, one page at a time.
+
+    `input`, `output` and `tasks` (sizes the caller or the orchestrator decides) are
+    neither read nor returned unless `filters["include"]` names them: a page of 100 runs
+    stays small.
+    """
+    include = set((filters.get("include") or "").split(","))
+    left_out = [name for name in _LIST_OPTIONAL_COLUMNS if name not in include]
+    stmt = (
+        db.select(FlowRun)
+        .where(FlowRun.tenant_id == tenant_id)
+        .options(*(defer(_LIST_OPTIONAL_COLUMNS[name]) for name in left_out))
+    )
     if filters.get("status"):
         stmt = stmt.where(FlowRun.status == filters["status"])
     if filters.get("flow_id"):
@@ -489,6 +542,6 @@ def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
         limit=filters["limit"],
         cursor=filters.get("cursor"),
     )
-    items = [run_to_dict(run) for run in rows]
+    items = [run_to_dict(run, left_out) for run in rows]
     db.session.rollback()
     return page(items, next_cursor)

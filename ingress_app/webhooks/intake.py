@@ -14,7 +14,6 @@ minute per process.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -39,6 +38,7 @@ from ..errors import (
     ValidationFailed,
 )
 from ..extensions import db
+from ..keys import webhook_delivery_key
 from ..policies.runtime import policy_engine
 from ..runs import store as run_store
 from ..runs.service import Accepted, RunRequest, accept_run, validate_run
@@ -272,14 +272,6 @@ def authenticate_delivery(webhook_id: str, incoming: Incoming) -> AuthenticatedD
     )
 
 
-def delivery_key(webhook_id: str, delivery_id: str, *, item: int | None = None) -> str:
-    """The accept pipeline's idempotency key for a delivery, or for one of its items
-    (per tenant, bounded length)."""
-    material = f"{webhook_id}\n{delivery_id}" + ("" if item is None else f"\n{item}")
-    digest = hashlib.sha256(material.encode()).hexdigest()
-    return f"webhook:{webhook_id[:180]}:{digest[:48]}"
-
-
 def _delivery_id(authenticated: AuthenticatedDelivery) -> str | None:
     headers = authenticated.delivery.headers
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -372,7 +364,8 @@ def _item_requests(
         )
     requests = []
     for index, item in enumerate(items):
-        key = delivery_key(webhook.webhook_id, delivery_id, item=index) if delivery_id else None
+        key = (webhook_delivery_key(webhook.webhook_id, delivery_id, item=index)
+               if delivery_id else None)
         try:
             req = _run_request(authenticated, item, key)
             known = key is not None and run_store.find_by_idempotency_key(
@@ -436,10 +429,8 @@ def accept_delivery(authenticated: AuthenticatedDelivery, correlation_id: str) -
         if webhook.items == "each":
             requests = _item_requests(authenticated, payload, delivery_id, correlation_id)
         else:
-            requests = [_run_request(
-                authenticated, payload,
-                delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None,
-            )]
+            key = webhook_delivery_key(webhook.webhook_id, delivery_id) if delivery_id else None
+            requests = [_run_request(authenticated, payload, key)]
         in_pipeline = True
         runs = [_accept(req, authenticated.principal, correlation_id) for req in requests]
     except ApiError as error:

@@ -19,6 +19,21 @@ from .verification import (
 _HEADER_NAME = validate.Regexp(
     r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$", error="not a valid HTTP header name"
 )
+# Headers the intake reads for something else: a delivery id (stored, listed and used
+# as a dedupe key), the Standard Webhooks fields, the correlation id (echoed and logged).
+# A credential read from one of them would be kept and shown as that something else.
+RESERVED_HEADERS = frozenset(
+    {
+        "idempotency-key",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "x-request-id",
+        "x-n8n-execution-id",
+        "x-zapier-delivery-id",
+        "x-correlation-id",
+    }
+)
 OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied")
 #: How a delivery whose payload is a list of items starts runs.
 ITEMS_MODES = ("each", "list")
@@ -79,6 +94,12 @@ class WebhookAuthSchema(ma.Schema):
         if "header" in data and auth_type not in DEFAULT_HEADERS:
             raise ma.ValidationError(
                 f"only {' and '.join(DEFAULT_HEADERS)} take a header", "header"
+            )
+        if data.get("header", "").lower() in RESERVED_HEADERS:
+            raise ma.ValidationError(
+                f"{data['header']} carries delivery ids or tracing, not credentials; "
+                "choose another header",
+                "header",
             )
         if "username" in data and auth_type != BASIC:
             raise ma.ValidationError("only basic takes a username", "username")

@@ -10,11 +10,13 @@ import logging
 import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
 from ..audit import service as audit
 from ..auth import Principal
+from ..config import ConfigError, is_production
 from ..db_types import utcnow
 from ..errors import ApiError, NotFound, ValidationFailed
 from ..extensions import db
@@ -44,7 +46,35 @@ def new_webhook_id() -> str:
 
 
 def intake_url(webhook_id: str) -> str:
+    """Where senders deliver: under `PUBLIC_BASE_URL`. Without it, development uses the
+    request's Host header (what `localhost:8000` callers expect) and production gives
+    the path alone: a Host header is the caller's to choose, and a URL built from it
+    could send a tenant's senders (and their secrets) elsewhere."""
+    config = current_app.config
+    base = config.get("PUBLIC_BASE_URL")
+    if base or is_production(config):
+        path = current_app.url_map.bind("").build("webhooks.intake", {"webhook_id": webhook_id})
+        return f"{base.rstrip('/')}{path}" if base else path
     return url_for("webhooks.intake", webhook_id=webhook_id, _external=True)
+
+
+def check_public_base_url(app) -> None:
+    """Refuse a `PUBLIC_BASE_URL` that is not an absolute http(s) URL; in production
+    without one, say that webhook URLs will be paths only."""
+    base = (app.config.get("PUBLIC_BASE_URL") or "").strip()
+    app.config["PUBLIC_BASE_URL"] = base
+    if not base:
+        if is_production(app.config):
+            log.warning(
+                "PUBLIC_BASE_URL not set: webhook configs show their intake URL as a path only"
+            )
+        return
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"PUBLIC_BASE_URL={base!r} must be an absolute http(s) URL such as "
+            "https://ingress.example.com (no query or fragment)"
+        )
 
 
 def _iso(value) -> str | None:

@@ -100,6 +100,24 @@ def _bad_headers(rsa_private: bytes) -> dict[str, dict[str, str]]:
         "sub-with-lone-surrogate": bearer(make_token(user="\ud800")),
         "refresh-token": auth(type="refresh"),
         "payload-not-an-object": bearer(hand_signed_hs256(["acme"], JWT_SECRET.encode())),
+        "exp-beyond-a-float": bearer(hand_signed_hs256(claims(exp=10**400), JWT_SECRET.encode())),
+        "nbf-beyond-a-float": bearer(
+            hand_signed_hs256(claims(nbf=-(10**400)), JWT_SECRET.encode())
+        ),
+        "iat-beyond-a-float": bearer(
+            hand_signed_hs256(claims(iat=-(10**400)), JWT_SECRET.encode())
+        ),
+        "exp-a-numeric-string": bearer(
+            hand_signed_hs256(claims(exp=str(int(time.time()) + 600)), JWT_SECRET.encode())
+        ),
+        "nbf-a-numeric-string": bearer(
+            hand_signed_hs256(claims(nbf=str(int(time.time()) - 10)), JWT_SECRET.encode())
+        ),
+        "exp-true": bearer(hand_signed_hs256(claims(exp=True), JWT_SECRET.encode())),
+        "lifetime-beyond-the-ceiling": auth(expires_in=86_400 + 3600),
+        "lifetime-from-iat-beyond-the-ceiling": auth(
+            expires_in=3600, iat=int(time.time()) - 86_400
+        ),
     }
 
 
@@ -133,6 +151,14 @@ BAD_CASES = [
     "sub-with-lone-surrogate",
     "refresh-token",
     "payload-not-an-object",
+    "exp-beyond-a-float",
+    "nbf-beyond-a-float",
+    "iat-beyond-a-float",
+    "exp-a-numeric-string",
+    "nbf-a-numeric-string",
+    "exp-true",
+    "lifetime-beyond-the-ceiling",
+    "lifetime-from-iat-beyond-the-ceiling",
 ]
 
 
@@ -161,6 +187,9 @@ def test_bad_credentials_on_create_are_401_with_bearer_challenge_and_nothing_sto
         "sub-is-int",
         "tenant-is-empty",
         "tenant-with-nul",
+        "exp-beyond-a-float",
+        "nbf-beyond-a-float",
+        "lifetime-beyond-the-ceiling",
     ],
 )
 def test_bad_credentials_on_read_are_401_with_bearer_challenge(quiet_client, rsa_keys, case):

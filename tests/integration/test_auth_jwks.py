@@ -241,8 +241,8 @@ def test_a_provider_turning_to_garbage_keeps_the_last_good_set(make_jwks_app, jw
     [
         ({"JWT_ALGORITHM": "HS256", "JWT_SECRET_KEY": "s" * 40}, "asymmetric"),
         ({"JWT_JWKS_URL": "ftp://idp.example.com/keys"}, r"not an http\(s\) URL"),
-        ({"INGRESS_ENV": "production", "JWT_JWKS_URL": "http://idp.example.com/jwks.json"},
-         "https in production"),
+        ({"INGRESS_ENV": "production", "JWT_JWKS_URL": "http://idp.example.com/jwks.json",
+          "DATABASE_URL": "sqlite://"}, "https in production"),
     ],
 )
 def test_bad_jwks_settings_stop_the_start(settings, message):
@@ -259,5 +259,6 @@ def test_production_accepts_https_and_loopback_jwks_urls():
     for url in ("https://idp.example.com/.well-known/jwks.json", "http://127.0.0.1:8080/jwks"):
         app = create_app(base_config(
             JWT_ALGORITHM="RS256", JWT_SECRET_KEY="", JWT_JWKS_URL=url, INGRESS_ENV="production",
+            DATABASE_URL="sqlite://",
         ))
         assert app.extensions["ingress_jwks"] is not None

@@ -100,7 +100,7 @@ def test_unknown_run_is_not_cached(cached_app, redis_client):
 
 
 def test_health_reports_redis_cache_pass(cached_app):
-    response = cached_app.test_client().get("/health")
+    response = cached_app.test_client().get("/health", headers=auth())
 
     assert response.status_code == 200
     assert response.get_json()["checks"]["cache"] == {"status": "pass", "componentType": "redis"}
@@ -143,7 +143,7 @@ def test_accept_works_when_redis_is_unreachable(no_redis_client, pg):
 
 
 def test_health_is_200_with_cache_warn_when_redis_is_unreachable(no_redis_client):
-    response = no_redis_client.get("/health")
+    response = no_redis_client.get("/health", headers=auth())
 
     assert response.status_code == 200
     report = response.get_json()

@@ -86,7 +86,7 @@ def test_health_is_503_with_database_fail_while_the_database_is_cut(proxied_app,
     assert client.get("/health").status_code == 200
     proxy.cut()
 
-    response, elapsed = timed(lambda: client.get("/health"))
+    response, elapsed = timed(lambda: client.get("/health", headers=auth()))
 
     assert response.status_code == 503
     assert elapsed < QUICK

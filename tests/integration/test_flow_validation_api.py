@@ -176,3 +176,38 @@ def test_valid_flow_is_stored_normalised_with_defaults(fresh_client, pg):
     assert stored_task["retries"] == 0
     assert stored_task["timeout_seconds"] == 300
     assert stored_task["x"] == 1  # unknown task fields pass through
+
+
+@pytest.mark.parametrize("path", ["/v1/runs", "/v1/runs/validate", "/v1/flows"])
+def test_a_flow_with_thousands_of_problems_lists_100_and_counts_them_all(client, pg, path):
+    tasks = [task(f"t{i}", *(f"m{i}-{j}" for j in range(60)), type="llm") for i in range(1000)]
+    flow = {"id": "huge", "version": "1", "type": "DAG", "tasks": tasks}
+    body = {"flow_definition": flow} if path.startswith("/v1/runs") else flow
+
+    response = client.post(path, json=body, headers=auth())
+
+    detail = assert_error(response, 400)["detail"]
+    assert len(detail["problems"]) == 100
+    assert detail["problem_count"] == 60_000
+    assert len(response.get_data()) < 50_000
+    assert_nothing_stored(pg)
+
+
+def test_a_few_problems_are_all_listed_with_their_count(client):
+    flow = {"id": "f", "type": "DAG", "tasks": [task("a", "ghost"), task("a")]}
+
+    detail = assert_error(post_flow(client, flow), 400)["detail"]
+
+    assert detail["problem_count"] == len(detail["problems"]) == 2
+
+
+def test_policy_violations_are_capped_the_same_way(client, pg):
+    tasks = [task(f"t{i}", type="llm", retries=50) for i in range(1000)]
+    flow = {"id": "retry-happy", "type": "DAG", "tasks": tasks}
+
+    response = post_flow(client, flow)
+
+    detail = assert_error(response, 403)["detail"]
+    assert len(detail["violations"]) == 100
+    assert detail["violation_count"] == 1000
+    assert_nothing_stored(pg)

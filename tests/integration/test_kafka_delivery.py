@@ -98,7 +98,7 @@ def test_broker_outage_loses_nothing(kafka_app, kafka_broker, kafka_topics, pg):
         run_ids = create_runs(client, 200)  # every one accepted while the broker is away
         time.sleep(1)
         assert pending_count(pg) > 0
-        health = client.get("/health").get_json()
+        health = client.get("/health", headers=auth()).get_json()
         assert health["status"] == "warn"
         assert health["checks"]["kafka"]["status"] == "warn"
         assert health["checks"]["outbox"]["pending"] > 0

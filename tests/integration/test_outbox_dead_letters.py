@@ -17,6 +17,7 @@ import pytest
 
 from ingress_app.db_types import utcnow
 from ingress_app.outbox.relay import OutboxRelay
+from tests.conftest import auth
 from tests.integration.test_kafka_delivery import create_runs, pending_count, wait_until
 from tests.support.kafka import consume_all
 
@@ -99,7 +100,7 @@ def test_an_oversized_message_is_dead_lettered_and_the_others_go_out_once(
         later_messages = consume_all(kafka_broker.bootstrap, topic, expected=12, timeout=4)
         assert sorted(m.key().decode() for m in later_messages) == sorted([*run_ids, later])
 
-        health = client.get("/health").get_json()
+        health = client.get("/health", headers=auth()).get_json()
         assert health["status"] == "warn"
         assert health["checks"]["outbox"]["status"] == "warn"
         assert health["checks"]["outbox"]["failed"] == 1

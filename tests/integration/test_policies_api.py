@@ -104,7 +104,8 @@ def test_eleven_retries_are_denied_with_the_violation(client_with):
                 "task_id": "classify",
                 "message": "retries 11 exceed the limit of 10",
             }
-        ]
+        ],
+        "violation_count": 1,
     }
 
 

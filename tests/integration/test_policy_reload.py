@@ -62,7 +62,7 @@ def status_with_retries(client, retries: int) -> int:
 
 
 def policies_check(client) -> dict:
-    return client.get("/health").get_json()["checks"]["policies"]
+    return client.get("/health", headers=auth()).get_json()["checks"]["policies"]
 
 
 def runtime(app):
@@ -98,10 +98,36 @@ def test_a_file_that_is_not_text_keeps_the_previous_policies(client, policies_pa
     assert "not UTF-8 text" in policies_check(client)["output"]
 
 
+@pytest.mark.parametrize("text", ["", "version: 1\n", "# truncated\n"])
+def test_an_emptied_file_keeps_the_previous_policies_and_warns(app, client, policies_path, text):
+    rewrite(policies_path, LIMIT_5)
+    assert status_with_retries(client, 6) == 403
+
+    rewrite(policies_path, text)
+
+    assert status_with_retries(client, 6) == 403
+    assert status_with_retries(client, 1_000_000) == 403
+    assert client.get("/health").get_json()["checks"]["policies"]["status"] == "warn"
+    assert runtime(app).error is not None
+
+
+def test_a_file_that_omits_the_limits_still_applies_them(client, policies_path):
+    rewrite(policies_path, "version: 1\ntenants: {}\n")
+    flow = sample_flow()
+    flow["tasks"][0]["timeout_seconds"] = 10**9
+
+    assert status_with_retries(client, 1_000_000) == 403
+    assert (
+        client.post("/v1/runs", json={"flow_definition": flow}, headers=auth()).status_code == 403
+    )
+    assert status_with_retries(client, 10) == 202
+    assert policies_check(client)["status"] == "pass"
+
+
 def test_a_broken_file_is_reported_in_health_as_a_warning(client, policies_path):
     rewrite(policies_path, BROKEN)
 
-    response = client.get("/health")
+    response = client.get("/health", headers=auth())
 
     assert response.status_code == 200
     body = response.get_json()
@@ -212,3 +238,39 @@ def test_a_last_good_copy_of_another_file_is_no_fallback(make_pg_app, make_app, 
 
     with pytest.raises(PolicyConfigError, match="other.yaml:3: "):
         make_pg_app(POLICIES_FILE=str(other))
+
+
+# ------------------------------------------------------------------- who sees what
+
+
+def test_health_without_a_token_shows_statuses_only(client, policies_path):
+    rewrite(policies_path, BROKEN)
+
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "warn"
+    assert body["checks"]["policies"] == {"status": "warn"}
+    assert all(set(check) == {"status"} for check in body["checks"].values()), body
+    text = response.get_data(as_text=True)
+    assert str(policies_path.parent) not in text
+    assert "Not a valid integer" not in text
+
+
+def test_health_with_a_bad_token_shows_statuses_only(client, policies_path):
+    rewrite(policies_path, BROKEN)
+
+    response = client.get("/health", headers={"Authorization": "Bearer not-a-token"})
+
+    assert response.status_code == 200
+    assert response.get_json()["checks"]["policies"] == {"status": "warn"}
+
+
+def test_health_with_a_valid_token_shows_the_details(client, policies_path):
+    rewrite(policies_path, BROKEN)
+
+    check = client.get("/health", headers=auth("any-tenant")).get_json()["checks"]["policies"]
+
+    assert check["source"] == str(policies_path)
+    assert "max_retries: Not a valid integer." in check["output"]

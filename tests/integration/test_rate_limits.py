@@ -81,7 +81,7 @@ def test_each_unlisted_tenant_has_its_own_counter(client):
 
 def test_without_any_rate_limit_there_is_no_limit(make_pg_app, tmp_path):
     path = tmp_path / "none.yaml"
-    path.write_text("version: 1\n")
+    path.write_text("version: 1\npolicies: {}\n")
     client = make_pg_app(POLICIES_FILE=str(path)).test_client()
 
     assert {r.status_code for r in start_runs(client, "acme", 12)} == {202}

@@ -8,14 +8,16 @@ import json
 import pytest
 
 from tests.conftest import auth, sample_flow
+from tests.integration.conftest import assert_error
 
 ERROR_KEYS = {"error", "detail"}
 
 
-def create_run(client, tenant: str = "acme", flow_id: str = "support-triage") -> str:
-    response = client.post(
-        "/v1/runs", json={"flow_definition": sample_flow(flow_id)}, headers=auth(tenant)
-    )
+def create_run(
+    client, tenant: str = "acme", flow_id: str = "support-triage", input: dict | None = None
+) -> str:
+    body = {"flow_definition": sample_flow(flow_id), "input": input or {"email": "a@example.com"}}
+    response = client.post("/v1/runs", json=body, headers=auth(tenant))
     assert response.status_code == 202, response.get_data(as_text=True)
     return response.get_json()["run_id"]
 
@@ -80,8 +82,39 @@ def test_list_items_have_the_run_fields(client):
     assert item["status"] == "PENDING"
     assert item["tenant_id"] == "acme"
     assert item["flow_id"] == "support-triage"
-    assert item["tasks"] == {}
-    assert {"created_at", "updated_at", "correlation_id", "input", "output", "error"} <= set(item)
+    assert {"created_at", "updated_at", "correlation_id", "error"} <= set(item)
+    assert not {"input", "output", "tasks"} & set(item)  # only when asked (?include=)
+
+
+def test_include_adds_input_output_and_tasks(client, pg):
+    run_id = create_run(client)
+    pg.execute(
+        "UPDATE flow_runs_audit SET output_data = %s, tasks = %s WHERE run_id = %s",
+        ('{"answer": 42}', '{"classify": {"status": "SUCCEEDED"}}', run_id),
+    )
+
+    (both,) = list_runs(client, include="input,output").get_json()["items"]
+    (every,) = list_runs(client, include="input,output,tasks").get_json()["items"]
+
+    assert both["output"] == {"answer": 42} and "input" in both and "tasks" not in both
+    assert every["tasks"] == {"classify": {"status": "SUCCEEDED"}}
+    assert every["input"] == client.get(f"/v1/runs/{run_id}", headers=auth()).get_json()["input"]
+
+
+def test_an_unknown_include_is_400(client):
+    body = assert_error(list_runs(client, include="input,flow_definition"), 400)
+    assert any(p["path"].startswith("include") for p in body["detail"]["problems"]), body
+
+
+def test_a_page_of_large_runs_stays_small(client):
+    big = {"blob": "x" * 200_000}
+    for _ in range(5):
+        create_run(client, input=big)
+
+    response = list_runs(client)
+
+    assert len(response.get_json()["items"]) == 5
+    assert len(response.get_data()) < 10_000
 
 
 def test_list_of_a_tenant_without_runs_is_empty(client):

@@ -105,6 +105,17 @@ def test_metrics_count_requests_by_route_template_and_runs_accepted(client):
     assert run_id not in text  # never a per-run label
 
 
+def test_metric_labels_take_no_caller_strings(client):
+    client.open("/v1/runs/eu:x", method="FROBNICATE-7f3a", headers=auth())
+    client.get("/no/such/path/caller-chosen-9c1e", headers=auth())
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert "FROBNICATE" not in text and "caller-chosen" not in text and "eu:x" not in text
+    assert 'method="OTHER",route="unmatched",status="405"' in text
+    assert 'method="GET",route="unmatched",status="404"' in text
+
+
 def test_metrics_count_policy_denials(client):
     flow = sample_flow()
     flow["tasks"][0]["retries"] = 11
@@ -113,3 +124,19 @@ def test_metrics_count_policy_denials(client):
     text = client.get("/metrics").get_data(as_text=True)
 
     assert 'ingress_runs_denied_total{reason="policy"}' in text
+
+
+def test_production_without_database_url_is_a_startup_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESS_INSTANCE_PATH", str(tmp_path / "instance"))
+    with pytest.raises(ConfigError) as info:
+        create_app(base_config(INGRESS_ENV="production", DATABASE_URL=""))
+
+    assert str(info.value).startswith("DATABASE_URL is required in production")
+    assert not (tmp_path / "instance" / "ingress.db").exists()
+
+
+def test_development_without_database_url_still_uses_the_embedded_sqlite(tmp_path, monkeypatch):
+    monkeypatch.setenv("INGRESS_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(base_config(DATABASE_URL=""))
+
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("instance/ingress.db")

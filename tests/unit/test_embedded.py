@@ -126,7 +126,7 @@ def test_get_run_is_cached_in_process(sqlite_app, sqlite_client):
 
 
 def test_health_passes_database_and_in_process_cache(sqlite_client):
-    response = sqlite_client.get("/health")
+    response = sqlite_client.get("/health", headers=auth())
 
     assert response.status_code == 200
     checks = response.get_json()["checks"]

@@ -156,6 +156,19 @@ def test_an_unsupported_version_stops_startup(policies_file):
     assert startup_error(path) == f"{path}:1: version: unsupported version 2 (expected 1)"
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "# every line commented out\n# version: 1\n"])
+def test_an_empty_file_stops_startup(policies_file, text):
+    path = policies_file(text)
+
+    assert "the file is empty" in startup_error(path)
+
+
+def test_a_file_with_only_a_version_stops_startup(policies_file):
+    path = policies_file("version: 1\n")
+
+    assert "looks truncated" in startup_error(path)
+
+
 def test_a_yaml_syntax_error_gives_the_line(policies_file):
     path = policies_file("""\
         version: 1

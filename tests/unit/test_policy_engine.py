@@ -272,11 +272,13 @@ def test_policies_run_in_file_order_with_tenant_additions_last(engine):
 
     chain = eng.chain("acme")
 
-    assert [name for name, _ in chain.flow] == ["tenant_isolation", "deny_flow"]
+    # the seed's limits the file leaves out come last
+    assert [name for name, _ in chain.flow] == ["tenant_isolation", "deny_flow", "timeout"]
     assert [name for name, _ in chain.pre_task] == [
         "record_task",
         "clamp_retries",
         "deny_each_task",
+        "retry_limit",
     ]
 
 
@@ -401,7 +403,7 @@ def test_a_tenant_may_disable_a_default_policy(engine):
 def test_tenant_isolation_is_on_even_when_the_file_omits_it(engine):
     eng = engine("policies: {}\n")
 
-    assert [name for name, _ in eng.chain("acme").flow] == ["tenant_isolation"]
+    assert [name for name, _ in eng.chain("acme").flow] == ["tenant_isolation", "timeout"]
     assert not eng.evaluate(flow(tenant_id="globex"), CTX).allowed
 
 
@@ -510,3 +512,33 @@ def test_deny_with_a_violation_object_keeps_its_task_id():
 
     assert decision.violations == (Violation("too slow", task_id="t1"),)
     assert not decision.allowed
+
+
+# ------------------------------------------------------------------- the seed's limits
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["policies: {}\n", "policies:\n", "tenants: {acme: {}}\n", "webhook_sources: [generic]\n"],
+)
+def test_the_seed_limits_hold_when_the_file_leaves_them_out(engine, text):
+    eng = engine(text)
+
+    assert not eng.evaluate(flow({"id": "a", "type": "llm", "retries": 1_000_000}), CTX).allowed
+    assert not eng.evaluate(flow({"id": "a", "type": "llm", "timeout_seconds": 10**9}), CTX).allowed
+    assert eng.evaluate(
+        flow({"id": "a", "type": "llm", "retries": 10, "timeout_seconds": 7200}), CTX
+    ).allowed
+
+
+def test_a_seed_limit_is_lifted_only_by_name(engine):
+    eng = engine(
+        "policies:\n  retry_limit: false\ntenants:\n  acme:\n    policies:\n      timeout: false\n"
+    )
+    many_retries = flow({"id": "a", "type": "llm", "retries": 50})
+    long_timeout = flow({"id": "a", "type": "llm", "timeout_seconds": 10**6})
+    other = PolicyContext(tenant_id="globex", user_id="bob")
+
+    assert eng.evaluate(many_retries, CTX).allowed and eng.evaluate(many_retries, other).allowed
+    assert eng.evaluate(long_timeout, CTX).allowed
+    assert not eng.evaluate(long_timeout, other).allowed

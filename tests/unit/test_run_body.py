@@ -28,6 +28,8 @@ BODIES = [
     {"tenant_id": "acme"},
     {"tenant_id": ["acme"]},
     {"request_id": "r" * 256},
+    {"request_id": "a b"},
+    {"request_id": "caf\u00e9"},
     {"request_id": "ok", "status": "SUCCEEDED", "run_id": "mine"},  # server-owned: ignored
     {"flow_id": 1, "input": [], "tenant_id": ""},
 ]
@@ -56,4 +58,7 @@ def test_fast_parser_accepts_and_rejects_what_the_schema_does(body):
 def test_a_body_that_is_not_an_object_is_rejected(body):
     with pytest.raises(ValidationFailed) as info:
         parse_run_body(body)
-    assert info.value.detail == {"problems": [{"path": "body", "message": "Invalid input type."}]}
+    assert info.value.detail == {
+        "problems": [{"path": "body", "message": "Invalid input type."}],
+        "problem_count": 1,
+    }
