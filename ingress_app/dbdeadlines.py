@@ -85,8 +85,9 @@ class CallDeadlines:
         if old is not None and old[1] != _FIRED:
             os.close(old[1])
 
-    def disarm(self, conn: Any) -> bool:
-        """The call on `conn` has ended; True when its deadline ended it."""
+    def disarm(self, conn: Any, *, answered: bool = True) -> bool:
+        """The call on `conn` has ended (`answered`: the server replied, even with an
+        error); True when its deadline ended it."""
         with self._lock:
             entry = self._armed.pop(id(conn.pgconn), None)
         if entry is None:
@@ -94,8 +95,8 @@ class CallDeadlines:
         if entry[1] == _FIRED:
             return True
         os.close(entry[1])
-        if self._suspect_until:
-            self._suspect_until = 0.0  # it answered again
+        if answered and self._suspect_until:
+            self._suspect_until = 0.0  # it answers again
         return False
 
     def _watch(self) -> None:
@@ -189,7 +190,7 @@ def install(app, engine) -> CallDeadlines | None:
     def _on_error(context):
         cursor = getattr(context.execution_context, "cursor", None)
         if cursor is not None:
-            deadlines.disarm(cursor.connection)
+            deadlines.disarm(cursor.connection, answered=not context.is_disconnect)
 
     def _arm_connection(conn):
         if conn.invalidated or conn.closed:

@@ -270,7 +270,7 @@ class AutocommitConnections:
         try:
             result = self._exec(conn, holder, statement, values)
         except psycopg.OperationalError as exc:
-            if deadlines.disarm(conn):
+            if deadlines.disarm(conn, answered=not conn.closed):
                 raise _DeadlineExceeded(
                     f"no answer from the database within {int(deadlines.timeout * 1000)} ms"
                 ) from exc

@@ -18,8 +18,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
+from ingress_app import dbdeadlines
+from ingress_app.extensions import db
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error, url_with_port
 from tests.support.proxy import TcpProxy
@@ -249,3 +254,57 @@ def test_a_missing_run_on_a_frozen_database_is_503_not_a_hang(make_pg_app, postg
 
     assert_error(response, 503)
     assert elapsed < BOUND
+
+
+def test_a_slow_statement_is_ended_by_the_server_and_keeps_its_connection(
+    make_pg_app, postgres_url, pg_proxy
+):
+    app = deadline_app(make_pg_app, postgres_url, pg_proxy)
+    with app.app_context():
+        deadlines = app.extensions[dbdeadlines.EXTENSION]
+        with db.engine.connect() as conn:
+            with pytest.raises(sa_exc.OperationalError, match="statement timeout"):
+                conn.execute(text("SELECT pg_sleep(5)"))
+            conn.rollback()
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+
+    assert deadlines.fired == 0
+
+
+def test_a_call_left_armed_is_never_cut_once_its_connection_is_idle(postgres_url):
+    deadlines = dbdeadlines.CallDeadlines(0.3)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        deadlines.arm(conn)  # as for a commit: no "after" hook disarms it
+        conn.execute("SELECT 1")
+        time.sleep(1.0)
+
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+    assert deadlines.fired == 0
+
+
+def test_after_a_cut_calls_get_a_short_deadline_until_one_is_answered(postgres_url, pg_proxy):
+    deadlines = dbdeadlines.CallDeadlines(1.0)
+    url = url_with_port(postgres_url, pg_proxy.port)
+    with psycopg.connect(url, autocommit=True) as frozen, psycopg.connect(url) as other:
+        pg_proxy.freeze()
+        deadlines.arm(frozen)
+        with pytest.raises(psycopg.OperationalError):
+            frozen.execute("SELECT 1")
+        assert deadlines.disarm(frozen, answered=False) is True
+
+        deadlines.arm(other)  # suspect: a tenth of the deadline (at least 0.2 s)
+        started = time.monotonic()
+        with pytest.raises(psycopg.OperationalError):
+            other.execute("SELECT 1")
+        assert time.monotonic() - started < 0.7
+        deadlines.disarm(other, answered=False)
+    pg_proxy.restore()
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadlines.arm(conn)
+        conn.execute("SELECT 1")
+        deadlines.disarm(conn)
+        deadlines.arm(conn)  # answered again: the whole deadline
+        conn.execute("SELECT pg_sleep(0.5)")
+        assert deadlines.disarm(conn) is False
+    assert deadlines.fired == 2
