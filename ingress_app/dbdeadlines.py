@@ -24,8 +24,11 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -48,10 +51,11 @@ class CallDeadlines:
     matching disarm (SQLAlchemy has no "after commit" hook) is simply forgotten once its
     deadline passes with the connection idle: only a connection still busy is cut.
 
-    Once a call has been cut, the server is suspect: until a call succeeds again (or one
-    more `timeout` has passed) calls get a tenth of the deadline. A server that answers
-    at all answers that fast, and a frozen one then costs each request a fraction of a
-    second instead of the whole deadline, so serving threads (and liveness) stay free.
+    Once a call has been cut (or a connection attempt timed out), the server is suspect:
+    until it answers again (or one more `timeout` has passed) calls get a tenth of the
+    deadline, and only one new connection is attempted at a time (`connecting`). A server that answers at all answers that fast, and a frozen
+    one then costs a request a fraction of a second instead of a whole deadline or
+    connect timeout, so serving threads (and liveness) stay free.
     """
 
     def __init__(self, timeout: float):
@@ -59,6 +63,7 @@ class CallDeadlines:
         self.suspect_timeout = min(self.timeout, max(0.2, self.timeout / 10))
         self._tick = min(0.25, max(0.01, self.suspect_timeout / 2))
         self._suspect_until = 0.0
+        self._probe: threading.Event | None = None  # a connection attempt while suspect
         self._armed: dict[int, tuple[float, int, Any]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -98,6 +103,36 @@ class CallDeadlines:
         if answered and self._suspect_until:
             self._suspect_until = 0.0  # it answers again
         return False
+
+    @contextmanager
+    def connecting(self) -> Iterator[None]:
+        """Around opening a connection. While the server is suspect one attempt runs at
+        a time; others wait for it at most the short deadline and go ahead only if it
+        succeeded. A success clears the suspicion, a connect timeout raises it."""
+        probe: threading.Event | None = None
+        if time.monotonic() < self._suspect_until:
+            with self._lock:
+                running = self._probe
+                if running is None:
+                    probe = self._probe = threading.Event()
+            if running is not None and (
+                not running.wait(self.suspect_timeout) or time.monotonic() < self._suspect_until
+            ):
+                raise psycopg.OperationalError(
+                    "the database is not answering; one reconnection attempt at a time"
+                )
+        try:
+            yield
+        except psycopg.errors.ConnectionTimeout:
+            self._suspect_until = time.monotonic() + self.timeout
+            raise
+        else:
+            self._suspect_until = 0.0
+        finally:
+            if probe is not None:
+                with self._lock:
+                    self._probe = None
+                probe.set()
 
     def _watch(self) -> None:
         idle_since = time.monotonic()
@@ -208,6 +243,11 @@ def install(app, engine) -> CallDeadlines | None:
     def _on_checkin(dbapi_connection, connection_record):
         if dbapi_connection is not None:
             deadlines.disarm(dbapi_connection)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, connection_record, cargs, cparams):
+        with deadlines.connecting():
+            return dialect.connect(*cargs, **cparams)
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection, connection_record, connection_proxy):

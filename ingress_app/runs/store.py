@@ -216,7 +216,11 @@ class AutocommitConnections:
         self._deadlines = deadlines
 
     def _connect(self) -> psycopg.Connection:
-        conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
+        if self._deadlines is None:
+            conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
+        else:
+            with self._deadlines.connecting():
+                conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
         with self._lock:
             self._open.add(conn)
         return conn

@@ -13,10 +13,17 @@ accept connection between requests, as it does in production.
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,10 +32,12 @@ from sqlalchemy import text
 
 from ingress_app import dbdeadlines
 from ingress_app.extensions import db
-from tests.conftest import auth, sample_flow
+from tests.conftest import JWT_SECRET, auth, sample_flow, truncate_all
 from tests.integration.conftest import assert_error, url_with_port
+from tests.support.kafka import free_port
 from tests.support.proxy import TcpProxy
 
+ROOT = Path(__file__).resolve().parents[2]
 THREADS = 4
 RUN = {"flow_definition": sample_flow(), "input": {}}
 NETWORK_TIMEOUT_MS = 1500
@@ -308,3 +317,128 @@ def test_after_a_cut_calls_get_a_short_deadline_until_one_is_answered(postgres_u
         conn.execute("SELECT pg_sleep(0.5)")
         assert deadlines.disarm(conn) is False
     assert deadlines.fired == 2
+
+
+def test_while_suspect_one_connection_attempt_runs_and_the_others_fail_fast(postgres_url, pg_proxy):
+    deadlines = dbdeadlines.CallDeadlines(1.0)  # short deadline: 0.2 s
+    url = url_with_port(postgres_url, pg_proxy.port)
+
+    def connect():
+        with deadlines.connecting():
+            return psycopg.connect(url, autocommit=True, connect_timeout=2)
+
+    pg_proxy.freeze()
+    with pytest.raises(psycopg.errors.ConnectionTimeout):
+        connect()  # accepted, never answered: the server is suspect now
+    with ThreadPoolExecutor(1) as prober:
+        probe = prober.submit(connect)
+        time.sleep(0.2)
+        started = time.monotonic()
+        with pytest.raises(psycopg.OperationalError, match="not answering"):
+            connect()
+        assert time.monotonic() - started < 0.6
+        with pytest.raises(psycopg.errors.ConnectionTimeout):
+            probe.result(timeout=10)
+    pg_proxy.restore()
+
+    with ThreadPoolExecutor(3) as pool:  # the first success lets the others through
+        conns = list(pool.map(lambda _: connect(), range(3)))
+    for conn in conns:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        conn.close()
+
+
+def _http(port: int, method: str, path: str, body: bytes | None = None, timeout: float = 20):
+    """One request on its own connection: (status, headers, seconds taken)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": "application/json", **auth()} if body is not None else {}
+    started = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders()), time.monotonic() - started
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_under_gunicorn_liveness_keeps_answering_while_clients_hit_a_frozen_database(
+    postgres_url, redis_url, pg_proxy, tmp_path
+):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url_with_port(postgres_url, pg_proxy.port),
+        "DB_STATEMENT_TIMEOUT_MS": "1000",
+        "DB_NETWORK_TIMEOUT_MS": str(NETWORK_TIMEOUT_MS),
+        "REDIS_URL": redis_url,
+        "JWT_SECRET_KEY": JWT_SECRET,
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "API_WORKERS": "1",
+        "API_THREADS": "2",
+        "OUTBOX_RELAY_ENABLED": "false",
+        "LOG_LEVEL": "ERROR",
+        "INGRESS_INSTANCE_PATH": str(tmp_path / "instance"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    body = json.dumps(RUN).encode()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _http(port, "GET", "/health/live", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        with ThreadPoolExecutor(4) as warm:  # both serving threads get their connections
+            statuses = list(warm.map(lambda _: _http(port, "POST", "/v1/runs", body)[0], range(8)))
+        assert statuses == [202] * 8
+        pg_proxy.freeze()
+
+        stop = threading.Event()
+        answers: list[tuple[int, dict, float]] = []
+
+        def client():
+            while not stop.is_set():
+                answers.append(_http(port, "POST", "/v1/runs", body))
+
+        probes = []
+        with ThreadPoolExecutor(6) as clients:
+            for _ in range(6):
+                clients.submit(client)
+            time.sleep(0.5)
+            for _ in range(8):
+                probes.append(_http(port, "GET", "/health/live", timeout=20))
+                time.sleep(0.5)
+            stop.set()
+
+        assert [status for status, _, _ in probes] == [200] * len(probes)
+        assert max(took for _, _, took in probes) < BOUND, probes
+        assert answers and {status for status, _, _ in answers} == {503}
+        assert all(int(headers["Retry-After"]) > 0 for _, headers, _ in answers)
+
+        pg_proxy.restore()
+        assert _http(port, "POST", "/v1/runs", body)[0] == 202
+    finally:
+        pg_proxy.restore()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        truncate_all(postgres_url)
