@@ -1,11 +1,12 @@
 """Dependencies that stop answering, and connections a database restart left dead.
 
-A TCP proxy the test controls sits in front of the real PostgreSQL (or Redis). Frozen,
-it plays a server that accepts TCP and acknowledges what is sent but never answers:
-calls on connections the app already holds must end at their client-side deadline
-with 503 + `Retry-After`, and the serving threads must be free again. Cut and restored,
-it plays a restart: every connection the app held is dead, and the next request of
-every serving thread must still succeed.
+A TCP proxy the test controls sits in front of the real PostgreSQL (or Redis, or the
+broker). Frozen, it plays a server that accepts TCP and acknowledges what is sent but
+never answers: calls on connections the app already holds must end at their
+client-side deadline with 503 + `Retry-After` (or fall back, for the cache), and the
+serving threads must be free again. Cut and restored, it plays a restart: every
+connection the app held is dead, and the next request of every serving thread must
+still succeed.
 
 Requests run on a fixed set of threads (like gunicorn's), so each thread keeps its own
 accept connection between requests, as it does in production.
@@ -32,6 +33,7 @@ from sqlalchemy import text
 
 from ingress_app import dbdeadlines
 from ingress_app.extensions import db
+from ingress_app.outbox import health as outbox_health
 from tests.conftest import JWT_SECRET, auth, sample_flow, truncate_all
 from tests.integration.conftest import assert_error, url_with_port
 from tests.support.kafka import free_port
@@ -442,3 +444,22 @@ def test_under_gunicorn_liveness_keeps_answering_while_clients_hit_a_frozen_data
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         truncate_all(postgres_url)
+
+
+@pytest.mark.kafka
+def test_a_frozen_broker_makes_readiness_warn_within_its_timeout(kafka_app, kafka_broker):
+    if kafka_broker.proxy is None:
+        pytest.skip("needs the test-controlled proxy in front of tansu")
+    client = kafka_app.test_client()
+    outbox_health._last.update(at=0.0)  # no probe result kept from an earlier test
+    kafka_broker.proxy.freeze()
+    try:
+        response, elapsed = timed(lambda: client.get("/health"))()
+    finally:
+        kafka_broker.proxy.restore()
+
+    assert response.status_code == 200
+    check = response.get_json()["checks"]["kafka"]
+    assert check["status"] == "warn"
+    assert "unreachable" in check["output"]
+    assert elapsed < 3.0, f"took {elapsed:.2f}s"
