@@ -53,9 +53,10 @@ class CallDeadlines:
 
     Once a call has been cut (or a connection attempt timed out), the server is suspect:
     until it answers again (or one more `timeout` has passed) calls get a tenth of the
-    deadline, and only one new connection is attempted at a time (`connecting`). A server that answers at all answers that fast, and a frozen
-    one then costs a request a fraction of a second instead of a whole deadline or
-    connect timeout, so serving threads (and liveness) stay free.
+    deadline, and one new connection is attempted at a time (`connecting`). A server
+    that answers at all answers that fast, and a frozen one then costs a request a
+    fraction of a second instead of a whole deadline or connect timeout, so serving
+    threads (and liveness) stay free.
     """
 
     def __init__(self, timeout: float):
