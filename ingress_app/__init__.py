@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 
 from .config import ConfigError, is_production, load_config, normalise_database_url
+from .dbdeadlines import network_timeout_ms
 from .edge import IngressFlask
 
 __all__ = ["create_app", "ConfigError"]
@@ -48,9 +49,10 @@ def _database_settings(app: Flask) -> None:
         connect_args = {
             "connect_timeout": cfg["DB_CONNECT_TIMEOUT_SECONDS"],
             "application_name": "ingress",
-            # statement_timeout bounds server work; tcp_user_timeout bounds a silent network
+            # statement_timeout bounds server work; tcp_user_timeout bounds a network that
+            # drops packets; a server that answers nothing is cut by `dbdeadlines`
             "options": f"-c statement_timeout={int(cfg['DB_STATEMENT_TIMEOUT_MS'])}",
-            "tcp_user_timeout": int(cfg["DB_STATEMENT_TIMEOUT_MS"]),
+            "tcp_user_timeout": network_timeout_ms(cfg),
             "keepalives": 1,
             "keepalives_idle": 30,
         }
@@ -159,6 +161,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .webhooks import models as _webhook_models  # noqa: F401
 
     db.init_app(app)
+    from .dbdeadlines import install as install_db_deadlines
+
+    with app.app_context():
+        install_db_deadlines(app, db.engine)
     from .policies.runtime import init_policies
 
     init_policies(app)  # loads plugins; fails startup on a bad policies.yaml

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -166,7 +167,8 @@ class JwksKeys(pyjwt.PyJWKClient):
     not hold (a rotation), so tokens with made-up `kid`s cannot make us hammer the
     provider. On top of that, when a fetch fails (the provider is down or answers
     garbage) the last set fetched successfully stays in use: an outage of the provider
-    does not lock out clients whose keys we already know.
+    does not lock out clients whose keys we already know. Only one fetch is in flight
+    at a time (`fetch_data`).
     """
 
     def __init__(self, url: str, *, lifespan: float, cooldown: float, timeout: float):
@@ -175,8 +177,36 @@ class JwksKeys(pyjwt.PyJWKClient):
             cooldown_duration=cooldown,
         )
         self._last_good: Any = None  # one reference, read and replaced whole
+        self._flight_lock = threading.Lock()
+        self._flight: _Fetch | None = None
 
     def fetch_data(self) -> Any:
+        """One fetch in flight: requests that need the set while it is being fetched
+        wait for that fetch (at most the fetch timeout) and share its outcome, so a
+        hanging provider holds one request's worth of time, not one fetch per request."""
+        with self._flight_lock:
+            flight = self._flight
+            leading = flight is None
+            if leading:
+                flight = self._flight = _Fetch()
+        if leading:
+            try:
+                flight.result = self._fetch_or_last_good()
+            except BaseException as exc:
+                flight.error = exc
+                raise
+            finally:
+                with self._flight_lock:
+                    self._flight = None
+                flight.done.set()
+            return flight.result
+        if not flight.done.wait(self.timeout):
+            raise pyjwt.PyJWKClientError("the key set fetch in flight did not finish in time")
+        if flight.error is not None:
+            raise pyjwt.PyJWKClientError(str(flight.error)[:300])
+        return flight.result
+
+    def _fetch_or_last_good(self) -> Any:
         try:
             data = super().fetch_data()
         except (pyjwt.PyJWKClientError, pyjwt.PyJWKSetError, ValueError) as exc:
@@ -225,6 +255,17 @@ class JwksKeys(pyjwt.PyJWKClient):
                     "invalid token: its signing key is not in the key set"
                 ) from None
         return key.key
+
+
+class _Fetch:
+    """A key set fetch in flight: its outcome, once `done` is set."""
+
+    __slots__ = ("done", "result", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -44,6 +44,9 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("DB_POOL_TIMEOUT_SECONDS", 5, int),
     ("DB_CONNECT_TIMEOUT_SECONDS", 2, int),
     ("DB_STATEMENT_TIMEOUT_MS", 10_000, int),
+    # client-side limit on one database call, for a server that stops answering
+    # (0: DB_STATEMENT_TIMEOUT_MS + 2000)
+    ("DB_NETWORK_TIMEOUT_MS", 0, int),
     # cache (seed names)
     ("REDIS_URL", "", str),
     ("REDIS_CACHE_TTL", 300, int),

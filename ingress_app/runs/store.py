@@ -24,6 +24,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit.models import AuditEvent
+from ..dbdeadlines import EXTENSION as DEADLINES_EXTENSION
+from ..dbdeadlines import CallDeadlines, looks_dead
 from ..extensions import db
 from ..jsonutil import dumps_str
 from ..outbox.models import OutboxMessage
@@ -178,6 +180,10 @@ def _check(pgconn, result, expected) -> None:
     raise psycopg.errors.lookup(sqlstate.decode())(message)
 
 
+class _DeadlineExceeded(Exception):
+    """The statement's deadline cut its connection (the server did not answer)."""
+
+
 class AutocommitConnections:
     """One autocommit connection per serving thread, for the accept statement.
 
@@ -189,14 +195,17 @@ class AutocommitConnections:
     releases the GIL while it waits) with text parameters: a third of the CPU of a
     psycopg cursor `execute` for this 25-parameter statement.
     Connections use the engine's URL and connect arguments (timeouts, TLS via
-    `sslmode`). A connection that fails is closed and replaced on the thread's next
-    accept, so the service recovers from a database outage by itself.
+    `sslmode`) and the engine's call deadline (`dbdeadlines`). A connection that fails
+    is closed and replaced on the thread's next accept, so the service recovers from a
+    database outage by itself.
 
     Capacity: each gunicorn worker thread that has accepted a run holds one connection,
     beside SQLAlchemy's pool (see docs/operations.md).
     """
 
-    def __init__(self, engine, connect_args: dict[str, Any]) -> None:
+    def __init__(
+        self, engine, connect_args: dict[str, Any], deadlines: CallDeadlines | None = None
+    ) -> None:
         url = engine.url.set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
         self._connect_args = dict(connect_args)
@@ -204,9 +213,14 @@ class AutocommitConnections:
         self._lock = threading.Lock()
         self._open: weakref.WeakSet = weakref.WeakSet()
         self._statements: dict[str, _Statement] = {}
+        self._deadlines = deadlines
 
     def _connect(self) -> psycopg.Connection:
-        conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
+        if self._deadlines is None:
+            conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
+        else:
+            with self._deadlines.connecting():
+                conn = psycopg.connect(self._conninfo, autocommit=True, **self._connect_args)
         with self._lock:
             self._open.add(conn)
         return conn
@@ -220,23 +234,62 @@ class AutocommitConnections:
     def execute(self, sql: str, params: dict[str, Any]) -> tuple[str] | None:
         """Run one statement; return its first row's first column (as a 1-tuple), or
         None when it returned no row. Connection failures surface as SQLAlchemy
-        OperationalError (the API answers 503); SQL errors as psycopg's error classes."""
+        OperationalError (the API answers 503); SQL errors as psycopg's error classes.
+
+        A kept connection the server has closed (a restart) is replaced before use; one
+        that turns out dead in use is replaced and the statement sent once more (the
+        accept is idempotent: its key decides). A call cut by its deadline is not retried."""
         statement = self._statement(sql)
         values = _text_params(params, statement.order)
         holder = getattr(self._local, "holder", None)
         if holder is None:
             holder = self._local.holder = _ThreadConnection()
-        conn = holder.conn
-        try:
-            if conn is None or conn.closed:
-                conn = holder.conn = self._connect()
-                holder.prepared = set()
+        for attempt in (1, 2):
+            conn = holder.conn
+            fresh = conn is None or looks_dead(conn)
+            try:
+                if fresh:
+                    if conn is not None:
+                        conn.close()
+                    conn = holder.conn = None
+                    conn = holder.conn = self._connect()
+                    holder.prepared = set()
+                return self._exec_with_deadline(conn, holder, statement, values)
+            except _DeadlineExceeded as exc:
+                self._drop(holder, conn)
+                raise sa_exc.OperationalError(sql[:60], None, exc) from exc
+            except psycopg.OperationalError as exc:
+                lost = conn is not None and conn.closed
+                self._drop(holder, conn)
+                if attempt == 1 and lost and not fresh:
+                    continue  # a kept connection that turned out dead: a new one, once
+                raise sa_exc.OperationalError(sql[:60], None, exc) from exc
+        return None  # pragma: no cover - the loop always returns or raises
+
+    def _exec_with_deadline(self, conn, holder, statement, values):
+        deadlines = self._deadlines
+        if deadlines is None:
             return self._exec(conn, holder, statement, values)
+        deadlines.arm(conn)
+        try:
+            result = self._exec(conn, holder, statement, values)
         except psycopg.OperationalError as exc:
-            holder.conn = None
-            if conn is not None:
-                conn.close()
-            raise sa_exc.OperationalError(sql[:60], None, exc) from exc
+            if deadlines.disarm(conn, answered=not conn.closed):
+                raise _DeadlineExceeded(
+                    f"no answer from the database within {int(deadlines.timeout * 1000)} ms"
+                ) from exc
+            raise
+        except BaseException:
+            deadlines.disarm(conn)
+            raise
+        deadlines.disarm(conn)
+        return result
+
+    @staticmethod
+    def _drop(holder: _ThreadConnection, conn) -> None:
+        holder.conn = None
+        if conn is not None:
+            conn.close()
 
     @staticmethod
     def _exec(conn, holder: _ThreadConnection, statement: _Statement, values: list):
@@ -283,7 +336,11 @@ def autocommit_connections() -> AutocommitConnections:
             if conns is None:
                 engine = db.engine
                 options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
-                conns = AutocommitConnections(engine, options.get("connect_args") or {})
+                conns = AutocommitConnections(
+                    engine,
+                    options.get("connect_args") or {},
+                    current_app.extensions.get(DEADLINES_EXTENSION),
+                )
                 # Disposing of the engine (tests, outage recovery tools) closes these too.
                 event.listen(engine, "engine_disposed", lambda _engine: conns.close_all())
                 current_app.extensions[_EXTENSION] = conns

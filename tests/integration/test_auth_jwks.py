@@ -12,6 +12,7 @@ import hmac
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt as pyjwt
@@ -47,11 +48,17 @@ class JwksServer:
         self.keys: list[dict] = []
         self.raw: bytes | None = None  # served instead of the key set when set
         self.requests = 0
+        self.hang = threading.Event()  # while set, requests wait (up to 10 s) unanswered
+        self.released = threading.Event()
+        self._count = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
-                server.requests += 1
+                with server._count:
+                    server.requests += 1
+                if server.hang.is_set():
+                    server.released.wait(10)
                 body = server.raw if server.raw is not None else json.dumps(
                     {"keys": server.keys}
                 ).encode()
@@ -70,6 +77,7 @@ class JwksServer:
         self.thread.start()
 
     def stop(self):
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -262,3 +270,33 @@ def test_production_accepts_https_and_loopback_jwks_urls():
             DATABASE_URL="sqlite://",
         ))
         assert app.extensions["ingress_jwks"] is not None
+
+
+def test_a_hanging_provider_before_any_fetch_is_fetched_once_for_all_waiting_requests(
+    make_jwks_app, jwks_server, keys
+):
+    jwks_server.keys = [jwk("a", keys["a"])]
+    jwks_server.hang.set()
+    app = make_jwks_app(JWT_JWKS_TIMEOUT_SECONDS=1)
+    client = app.test_client()
+    headers = bearer(token(keys["a"], "a"))
+
+    def call():
+        started = time.monotonic()
+        response = client.get("/v1/runs", headers=headers)
+        return response, time.monotonic() - started
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: call(), range(8)))
+
+    assert jwks_server.requests == 1
+    for response, elapsed in results:
+        body = assert_error(response, 503)
+        assert "signing keys" in body["detail"]
+        assert response.headers["Retry-After"]
+        assert elapsed < 3, f"took {elapsed:.2f}s"
+
+    jwks_server.hang.clear()
+    jwks_server.released.set()
+    assert client.get("/v1/runs", headers=headers).status_code == 200
+    assert jwks_server.requests == 2

@@ -4,6 +4,8 @@
         connect_to(proxy.port)
         proxy.cut()       # every open connection is reset, new ones are reset at once
         proxy.restore()   # forward again
+        proxy.freeze()    # stop forwarding; connections stay open, new ones are accepted
+        proxy.restore()   # forward again (what was sent meanwhile is delivered)
 
 Design: one background thread runs a ``selectors`` event loop that owns the
 listening socket and every proxied connection (non-blocking sockets, bounded
@@ -15,7 +17,10 @@ hundreds of connections and makes "cut everything at once" atomic.
 
 "Cut" closes sockets with ``SO_LINGER = (on, 0)`` which makes the kernel send a
 TCP RST instead of a FIN, so peers get ``ECONNRESET`` (or EOF) immediately
-rather than hanging. Errors on sockets are expected during tests and are never
+rather than hanging. "Freeze" plays a server that accepts TCP but never answers (a
+stopped process, a hung host behind a live load balancer): sockets stay open, the
+kernel acknowledges what is sent, nothing is forwarded either way until restore().
+Errors on sockets are expected during tests and are never
 printed; they are logged at DEBUG level on the ``tests.support.proxy`` logger.
 """
 
@@ -128,6 +133,7 @@ class TcpProxy:
         self._commands: queue.Queue[tuple[str, threading.Event]] = queue.Queue()
         self._conns: set[_Conn] = set()
         self._cut = False
+        self._frozen = False
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -144,6 +150,10 @@ class TcpProxy:
     @property
     def is_cut(self) -> bool:
         return self._cut
+
+    @property
+    def is_frozen(self) -> bool:
+        return self._frozen
 
     @property
     def connection_count(self) -> int:
@@ -169,8 +179,13 @@ class TcpProxy:
         """Reset every open connection (both sides) and reset new ones until restore()."""
         self._command("cut")
 
+    def freeze(self) -> None:
+        """Stop forwarding in both directions, keeping every connection open; new
+        connections are accepted (and connected upstream) but get no bytes through."""
+        self._command("freeze")
+
     def restore(self) -> None:
-        """Accept and forward connections again."""
+        """Accept and forward connections again (after cut() or freeze())."""
         self._command("restore")
 
     def stop(self) -> None:
@@ -196,7 +211,11 @@ class TcpProxy:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "stopped" if self._stopped else ("cut" if self._cut else "up")
+        state = (
+            "stopped"
+            if self._stopped
+            else ("cut" if self._cut else ("frozen" if self._frozen else "up"))
+        )
         return (
             f"<TcpProxy {self.listen_host}:{self.port} -> "
             f"{self.target_host}:{self.target_port} {state}>"
@@ -221,6 +240,7 @@ class TcpProxy:
         if self._thread is None:
             # Not started: nothing to close yet, just record the state.
             self._cut = name == "cut"
+            self._frozen = name == "freeze"
             return
         done = self._send_command(name)
         if not done.wait(_COMMAND_TIMEOUT):
@@ -295,8 +315,18 @@ class TcpProxy:
                     self._close_conn(conn, reset=True)
                 # Reset connections already waiting in the accept backlog too.
                 self._accept()
+            elif name == "freeze":
+                self._frozen = True
+                for conn in list(self._conns):
+                    self._update(conn)
             elif name == "restore":
                 self._cut = False
+                if self._frozen:
+                    self._frozen = False
+                    for conn in list(self._conns):
+                        self._update(conn)
+                        # bytes read just before the freeze are still buffered
+                        self._propagate_eof(conn)
             elif name == "stop":
                 self._cut = True
                 stop = True
@@ -431,6 +461,10 @@ class TcpProxy:
     def _update(self, conn: _Conn) -> None:
         """(Re)register both sockets with the event mask their state calls for."""
         if conn.closed:
+            return
+        if self._frozen:  # nothing moves; the kernel keeps acknowledging what is sent
+            self._set_mask(conn, conn.client, 0)
+            self._set_mask(conn, conn.upstream, 0)
             return
         R, W = selectors.EVENT_READ, selectors.EVENT_WRITE
         client_mask = 0

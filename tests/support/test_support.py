@@ -183,6 +183,44 @@ def test_proxy_cut_and_restore(proxy: TcpProxy) -> None:
         assert roundtrip(s, b"after") == b"after"
 
 
+def test_proxy_freeze_keeps_connections_open_and_silent_until_restore(proxy: TcpProxy) -> None:
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+        assert roundtrip(s, b"before") == b"before"
+        proxy.freeze()
+        assert proxy.is_frozen
+        s.sendall(b"during")  # accepted by the kernel, never answered
+        s.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            s.recv(100)
+        # a new connection is accepted too, and is just as silent
+        late = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+        late.sendall(b"late")
+        late.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            late.recv(100)
+        assert proxy.connection_count == 2
+
+        proxy.restore()
+        assert not proxy.is_frozen
+        s.settimeout(5)
+        late.settimeout(5)
+        assert s.recv(100) == b"during"  # what was sent meanwhile is delivered
+        assert late.recv(100) == b"late"
+        assert roundtrip(s, b"after") == b"after"
+        late.close()
+
+
+def test_proxy_cut_while_frozen_resets_every_connection(proxy: TcpProxy) -> None:
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+        assert roundtrip(s, b"x") == b"x"
+        proxy.freeze()
+        proxy.cut()
+        assert_dead_quickly(s)
+    proxy.restore()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+        assert roundtrip(s, b"again") == b"again"
+
+
 def test_proxy_target_down_resets_client(thread_errors: list) -> None:
     # Keep the target port bound but not listening: connects to it are refused,
     # and the proxy's own port 0 bind can't be handed the same port.
