@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
@@ -153,12 +154,16 @@ def test_health_is_200_with_cache_warn_when_redis_is_unreachable(no_redis_client
     assert report["checks"]["database"]["status"] == "pass"
 
 
-def test_redis_cut_mid_flight_falls_back_and_recovers(make_pg_app, pg, redis_client, caplog):
+def test_redis_cut_mid_flight_falls_back_and_recovers(
+    make_pg_app, pg, redis_url, redis_client, caplog
+):
     caplog.set_level(logging.WARNING)
-    with TcpProxy("127.0.0.1", 6379) as proxy:
-        app = make_pg_app(
-            REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0", CACHE_RETRY_AFTER_SECONDS=0.2
-        )
+    target = urlsplit(redis_url)
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        # the test server's database and credentials, reached through the proxy
+        credentials, at, _ = target.netloc.rpartition("@")
+        through_proxy = urlunsplit(target._replace(netloc=f"{credentials}{at}127.0.0.1:{proxy.port}"))
+        app = make_pg_app(REDIS_URL=through_proxy, CACHE_RETRY_AFTER_SECONDS=0.2)
         client = app.test_client()
         run_id = create_run(client)["run_id"]
         assert get_status(client, run_id) == "PENDING"  # now cached
