@@ -34,7 +34,7 @@ SETTING_TYPES = {name: kind for name, _default, kind in SETTINGS}
 # Read by the image or gunicorn.conf.py rather than by config.py.
 EXTRA_ENV = {"PROMETHEUS_MULTIPROC_DIR", "INGRESS_INSTANCE_PATH"}
 RDKAFKA_PREFIX = "KAFKA_RDKAFKA_"  # any librdkafka property (ingress_app/outbox/kafka.py)
-APP_SERVICES = ("migrate", "ingress", "relay", "consumer")
+APP_SERVICES = ("migrate", "kafka-init", "ingress", "relay", "consumer")
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -353,10 +353,14 @@ def test_topics_exist_before_relay_and_consumer_start(compose):
     }
     if str(auto_create).lower() == "false":
         init = services["kafka-init"]
-        script = " ".join(command_of(init))
-        assert "--create" in script and "--if-not-exists" in script
-        for topic in topics:
-            assert topic in script, f"kafka-init does not create {topic}"
+        # `ingress kafka init-topics` creates the configured topics where missing
+        assert command_of(init)[:3] == ["ingress", "kafka", "init-topics"]
+        init_env = init["environment"]
+        assert {
+            init_env.get("KAFKA_TOPIC_FLOW_RUNS", "flow_runs"),
+            init_env.get("KAFKA_TOPIC_RUN_EVENTS", "flow_run_events"),
+        } == topics
+        assert init_env["KAFKA_BOOTSTRAP_SERVERS"] == env["KAFKA_BOOTSTRAP_SERVERS"]
         for name in ("relay", "consumer"):
             assert services[name]["depends_on"]["kafka-init"]["condition"] == (
                 "service_completed_successfully"
@@ -374,10 +378,20 @@ def test_compose_commands_are_the_documented_cli(compose):
 def test_the_cli_commands_exist():
     from flask_migrate.cli import db
 
-    from ingress_app.cli import events, outbox
+    from ingress_app.cli import events, kafka, outbox
 
     assert "relay" in outbox.commands and "consume" in events.commands
     assert "upgrade" in db.commands
+    assert "init-topics" in kafka.commands
+
+
+def test_the_ingress_console_command_is_declared():
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    scripts = setup["options.entry_points"]["console_scripts"]
+    assert "ingress = ingress_app.__main__:main" in scripts
 
 
 def test_startup_order(compose):
