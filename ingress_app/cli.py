@@ -135,10 +135,16 @@ kafka = AppGroup("kafka", help="Prepare Kafka for Ingress.")
     " default.replication.factor.",
 )
 @click.option(
+    "--config", "topic_config", multiple=True, metavar="KEY=VALUE",
+    help="A topic setting for the topics created, e.g. min.insync.replicas=2 (repeatable).",
+)
+@click.option(
     "--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
     help="Seconds to wait for the broker, per step.",
 )
-def kafka_init_topics_command(partitions: int, replication_factor: int, timeout: float) -> None:
+def kafka_init_topics_command(
+    partitions: int, replication_factor: int, topic_config: tuple[str, ...], timeout: float
+) -> None:
     """Create KAFKA_TOPIC_FLOW_RUNS and KAFKA_TOPIC_RUN_EVENTS where missing (idempotent)."""
     from flask import current_app
 
@@ -151,11 +157,17 @@ def kafka_init_topics_command(partitions: int, replication_factor: int, timeout:
         raise click.BadParameter(
             "must be at least 1 (or -1: the broker's default)", param_hint="'--replication-factor'"
         )
+    settings = {}
+    for item in topic_config:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="'--config'")
+        settings[key.strip()] = value.strip()
     topics = [cfg["KAFKA_TOPIC_FLOW_RUNS"], cfg["KAFKA_TOPIC_RUN_EVENTS"]]
     try:
         states = ensure_topics(
             cfg, topics, partitions=partitions, replication_factor=replication_factor,
-            timeout=timeout,
+            topic_config=settings, timeout=timeout,
         )
     except TopicsError as exc:
         raise click.ClickException(str(exc)) from None

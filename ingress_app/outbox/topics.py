@@ -37,10 +37,12 @@ def ensure_topics(
     partitions: int,
     replication_factor: int,
     timeout: float,
+    topic_config: dict[str, str] | None = None,
 ) -> list[TopicState]:
     """Create each of `topics` that does not exist; returns every topic's state, in order.
 
-    `replication_factor=-1` leaves it to the broker's `default.replication.factor`.
+    `replication_factor=-1` leaves it to the broker's `default.replication.factor`;
+    `topic_config` (e.g. `min.insync.replicas`) applies to the topics created here.
     """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -70,7 +72,10 @@ def ensure_topics(
     created: set[str] = set()
     if missing:
         futures = admin.create_topics(
-            [NewTopic(name, partitions, replication_factor) for name in missing],
+            [
+                NewTopic(name, partitions, replication_factor, config=dict(topic_config or {}))
+                for name in missing
+            ],
             operation_timeout=timeout,
             request_timeout=timeout,
         )

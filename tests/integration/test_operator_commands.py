@@ -232,7 +232,10 @@ def test_init_topics_creates_both_topics_then_changes_nothing(kafka_broker, topi
     runner = init_topics_runner(tmp_path / "x.db", kafka_broker.bootstrap, topic_names)
     assert partitions_of(kafka_broker.bootstrap, topic_names) == {}
 
-    first = runner.invoke(args=["kafka", "init-topics", "--partitions", "3", "--replication-factor", "1"])
+    first = runner.invoke(
+        args=["kafka", "init-topics", "--partitions", "3", "--replication-factor", "1",
+              "--config", "retention.ms=3600000"]
+    )
 
     assert first.exit_code == 0, first.output
     assert first.stdout.splitlines() == [f"{name}: created (3 partitions)" for name in topic_names]
@@ -280,3 +283,12 @@ def test_init_topics_refuses_a_replication_factor_of_0(topic_names, tmp_path):
 
     assert result.exit_code == 2
     assert "--replication-factor" in result.output
+
+
+def test_init_topics_refuses_a_config_that_is_not_key_value(topic_names, tmp_path):
+    runner = init_topics_runner(tmp_path / "x.db", "127.0.0.1:9", topic_names)
+
+    result = runner.invoke(args=["kafka", "init-topics", "--config", "retention.ms"])
+
+    assert result.exit_code == 2
+    assert "'retention.ms' is not KEY=VALUE" in result.output
