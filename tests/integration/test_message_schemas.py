@@ -90,9 +90,12 @@ def test_the_format_checker_checks_every_format_the_schemas_use():
     """jsonschema checks `date-time` only with its format extra installed; without it the
     refusal tests below would pass for the wrong reason or fail for a missing package."""
     checker = Draft202012Validator.FORMAT_CHECKER
-    used = set(re.findall(r'"format":\s*"([^"]+)"', "".join(
-        (DOCS / "schemas" / file).read_text() for file in SCHEMA_FILES.values()
-    )))
+    used = set(
+        re.findall(
+            r'"format":\s*"([^"]+)"',
+            "".join((DOCS / "schemas" / file).read_text() for file in SCHEMA_FILES.values()),
+        )
+    )
 
     assert used and used <= set(checker.checkers), used - set(checker.checkers)
     assert not checker.conforms("yesterday", "date-time")

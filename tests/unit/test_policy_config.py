@@ -229,7 +229,9 @@ def test_an_unknown_tenant_policy_names_the_tenant(policies_file):
 
     message = startup_error(path)
 
-    assert message.startswith(f"{path}:4: tenant 'acme': unknown policy 'no_such_policy' (available: ")
+    assert message.startswith(
+        f"{path}:4: tenant 'acme': unknown policy 'no_such_policy' (available: "
+    )
     assert set(BUILTIN_POLICIES) <= available(message)
 
 
