@@ -9,7 +9,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis as redis_lib
 
-from tests.conftest import auth
+from ingress_app import create_app
+from ingress_app.extensions import db
+from tests.conftest import auth, base_config, key_prefix, truncate_all
 from tests.integration.conftest import create_run
 from tests.support.proxy import TcpProxy
 
@@ -188,3 +190,24 @@ def test_redis_cut_mid_flight_falls_back_and_recovers(
         assert list(redis_client.scan_iter(f"{prefix}*{run_id}*"))
         for key in redis_client.scan_iter(f"{prefix}*"):
             redis_client.delete(key)
+
+
+def test_the_key_prefix_comes_from_the_environment(
+    postgres_url, redis_url, redis_client, monkeypatch
+):
+    prefix = key_prefix()
+    monkeypatch.setenv("CACHE_KEY_PREFIX", prefix)
+    app = create_app(base_config(DATABASE_URL=postgres_url, REDIS_URL=redis_url))
+    try:
+        client = app.test_client()
+        run_id = create_run(client)["run_id"]
+        get_status(client, run_id)
+
+        assert app.config["CACHE_KEY_PREFIX"] == prefix
+        assert [k.decode() for k in redis_client.scan_iter(f"{prefix}*{run_id}*")]
+    finally:
+        for key in redis_client.scan_iter(f"{prefix}*"):
+            redis_client.delete(key)
+        with app.app_context():
+            db.engine.dispose()
+        truncate_all(postgres_url)
