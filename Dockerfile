@@ -6,6 +6,7 @@
 #   docker run ... ingress flask --app wsgi db upgrade       # migrations: a separate one-shot step
 #   docker run ... ingress flask --app wsgi outbox relay     # a relay on its own
 #   docker run ... ingress flask --app wsgi events consume   # the status-event consumer
+#   docker run ... ingress ingress kafka init-topics         # any operator command, as `ingress`
 #
 # Two stages: the builder turns the project and every dependency into wheels; the
 # runtime installs them offline (no compiler, no build tools, no pip cache in the image)
@@ -22,9 +23,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /src
-# Metadata first, then the package: `pip wheel .` needs both (setup.cfg reads README.md).
+# Metadata first, then the package: `pip wheel .` needs both (setup.cfg reads README.md
+# and ships migrations/ as data, for `ingress db upgrade` from any directory).
 COPY pyproject.toml setup.cfg README.md ./
 COPY ingress_app ./ingress_app
+COPY migrations ./migrations
 # Every dependency is published as a manylinux wheel (psycopg[binary], confluent-kafka,
 # cryptography), so no compiler is needed; the result is one directory of wheels.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

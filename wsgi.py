@@ -1,5 +1,9 @@
-"""WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
+"""WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`.
 
-from ingress_app import create_app
+A configuration that cannot be served stops here with one line on stderr naming the
+setting or file (exit status 4, which also stops gunicorn's master).
+"""
 
-app = create_app()
+from ingress_app.startup import create_app_or_exit
+
+app = create_app_or_exit()

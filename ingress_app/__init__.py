@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,15 @@ log = logging.getLogger(__name__)
 
 
 def _migrations_directory(config: dict[str, Any]) -> str:
-    """The repository's `migrations/` (cwd first, then beside the package)."""
+    """The repository's `migrations/`: in the working directory, beside the package (a
+    source checkout), or where `pip install` put them (`<prefix>/share/ingress/`)."""
     if config.get("MIGRATIONS_DIR"):
         return config["MIGRATIONS_DIR"]
-    candidates = [Path.cwd() / "migrations", Path(__file__).resolve().parent.parent / "migrations"]
+    candidates = [
+        Path.cwd() / "migrations",
+        Path(__file__).resolve().parent.parent / "migrations",
+        Path(sys.prefix) / "share" / "ingress" / "migrations",
+    ]
     for candidate in candidates:
         if (candidate / "env.py").exists():
             return str(candidate)

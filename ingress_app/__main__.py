@@ -1,14 +1,25 @@
-"""`python -m ingress_app`: run Ingress on its embedded default (or on what the environment says).
+"""`ingress` and `python -m ingress_app`: serve Ingress, or run an operator command.
 
-With no environment at all: SQLite in the instance folder (migrated on start), the
-in-process cache, an outbox that keeps messages until Kafka is configured, and a
-development JWT secret; a ready-to-use development token is printed.
+- No arguments, or `serve`: run the service under gunicorn on its embedded default (or
+  on what the environment says). With no environment at all: SQLite in the instance
+  folder (migrated on start), the in-process cache, an outbox that keeps messages until
+  Kafka is configured, and a development JWT secret; a ready-to-use development token is
+  printed.
+- Anything else: the operator commands of `flask --app wsgi ...` (`db upgrade`,
+  `outbox relay`, `events consume`, `kafka init-topics`, `policies check`, `tokens
+  issue`, ...), from any directory: the app is built from the environment by
+  `create_app()`, and the migrations are installed with the package.
+
+A configuration that cannot be served, or a database that cannot be reached, ends the
+command with one line naming the setting or file, not a traceback.
 """
 
 from __future__ import annotations
 
 import sys
 
+import click
+from flask.cli import FlaskGroup, routes_command, shell_command
 from gunicorn.app.base import BaseApplication
 
 from . import serving
@@ -28,13 +39,19 @@ class _Server(BaseApplication):
         return self.application
 
 
-def main() -> int:
+def _create_app():
+    from .startup import create_app_or_exit
+
+    return create_app_or_exit()
+
+
+def serve() -> int:
+    """Run Ingress under gunicorn (what `ingress` and `python -m ingress_app` do alone)."""
     from flask_migrate import upgrade
 
-    from . import create_app
     from .auth import issue_token
 
-    app = create_app()
+    app = _create_app()
     cfg = app.config
     with app.app_context():
         if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -63,6 +80,64 @@ def main() -> int:
     }
     _Server(app, options).run()
     return 0
+
+
+class IngressGroup(FlaskGroup):
+    """Flask's command group, building the app with `create_app()` (no `--app` needed) and
+    turning a database that cannot be used (unreachable, timed out, not migrated) into
+    one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from .startup import database_error_line, is_database_error
+
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
+            from flask.cli import ScriptInfo
+
+            app = ctx.ensure_object(ScriptInfo).load_app()  # built already: returned as is
+            url = app.config.get("SQLALCHEMY_DATABASE_URI", "")
+            raise click.ClickException(database_error_line(exc, url)) from None
+
+
+cli = IngressGroup(
+    name="ingress",
+    help="Serve Ingress (no command, or `serve`) or run an operator command.",
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+
+
+@cli.command("serve")
+def serve_command() -> None:
+    """Run Ingress under gunicorn (API_HOST, API_PORT, API_WORKERS, API_THREADS)."""
+    raise SystemExit(serve())
+
+
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+def _add_app_free_commands() -> None:
+    # Found without loading the app (so they work when its configuration is broken).
+    from .cli import policies
+
+    cli.add_command(policies)
+
+
+_add_app_free_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        return serve()
+    return cli.main(args, prog_name="ingress")
 
 
 if __name__ == "__main__":

@@ -176,24 +176,87 @@ def events_consume_command(max_messages: int | None, metrics_port: int | None) -
     click.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no events")
 
 
+kafka = AppGroup("kafka", help="Prepare Kafka for Ingress.")
+
+
+@kafka.command("init-topics")
+@click.option(
+    "--partitions", type=click.IntRange(1, 100_000), default=6, show_default=True,
+    help="Partitions of each topic created (the most consumers of a group that get work).",
+)
+@click.option(
+    "--replication-factor", type=click.IntRange(min=-1), default=-1,
+    help="Copies of each partition; 3 in production. Default: the broker's"
+    " default.replication.factor.",
+)
+@click.option(
+    "--config", "topic_config", multiple=True, metavar="KEY=VALUE",
+    help="A topic setting for the topics created, e.g. min.insync.replicas=2 (repeatable).",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
+    help="Seconds to wait for the broker, per step.",
+)
+def kafka_init_topics_command(
+    partitions: int, replication_factor: int, topic_config: tuple[str, ...], timeout: float
+) -> None:
+    """Create KAFKA_TOPIC_FLOW_RUNS and KAFKA_TOPIC_RUN_EVENTS where missing (idempotent)."""
+    from flask import current_app
+
+    from .outbox.topics import TopicsError, ensure_topics
+
+    cfg = current_app.config
+    if not cfg.get("KAFKA_BOOTSTRAP_SERVERS"):
+        raise click.ClickException("KAFKA_BOOTSTRAP_SERVERS is not set")
+    if replication_factor == 0:
+        raise click.BadParameter(
+            "must be at least 1 (or -1: the broker's default)", param_hint="'--replication-factor'"
+        )
+    settings = {}
+    for item in topic_config:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="'--config'")
+        settings[key.strip()] = value.strip()
+    topics = [cfg["KAFKA_TOPIC_FLOW_RUNS"], cfg["KAFKA_TOPIC_RUN_EVENTS"]]
+    try:
+        states = ensure_topics(
+            cfg, topics, partitions=partitions, replication_factor=replication_factor,
+            topic_config=settings, timeout=timeout,
+        )
+    except TopicsError as exc:
+        raise click.ClickException(str(exc)) from None
+    for state in states:
+        verb = "created" if state.created else "exists"
+        click.echo(f"{state.name}: {verb} ({state.partitions} partitions)")
+
+
 policies = AppGroup("policies", help="Validate and inspect policies.yaml.")
 
 
-@policies.command("check")
+@policies.command("check", with_appcontext=False)
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 def policies_check_command(file: str | None) -> None:
-    """Validate FILE (default POLICIES_FILE) and load its plugins, without serving."""
+    """Validate FILE (default POLICIES_FILE) and load its plugins, without serving.
+
+    Works when the configured POLICIES_FILE is itself broken: the app is built with
+    the built-in defaults for the check, so a fixed copy can be checked before it
+    replaces the broken one (and the broken one's error is shown when FILE is omitted).
+    """
     import json
 
-    from flask import current_app
+    from flask.cli import ScriptInfo
 
     from .config import ConfigError
     from .policies.config import load_policy_file
-    from .policies.runtime import build_engine
+    from .policies.runtime import broken_policies_file_tolerated, build_engine
 
-    path = file or current_app.config["POLICIES_FILE"]
     try:
-        engine = build_engine(current_app._get_current_object(), load_policy_file(path))
+        with broken_policies_file_tolerated():
+            app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        path = file or app.config["POLICIES_FILE"]
+        with app.app_context():
+            engine = build_engine(app, load_policy_file(path))
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -225,5 +288,5 @@ def policies_show_command(tenant: str) -> None:
 def register_cli(app: Flask) -> None:
     from .registry.cli import flows
 
-    for group in (tokens, outbox, events, policies, flows):
+    for group in (tokens, outbox, events, kafka, policies, flows):
         app.cli.add_command(group)

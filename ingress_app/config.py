@@ -50,6 +50,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     # cache (seed names)
     ("REDIS_URL", "", str),
     ("REDIS_CACHE_TTL", 300, int),
+    # ours: the start of every Redis key (cache, rate limits), so deployments can share a server
+    ("CACHE_KEY_PREFIX", "ingress:", str),
     # plain requests answered in front of Flask: cached GET /v1/runs/{id} (runs/fastread.py)
     # and POST /v1/runs (runs/fastaccept.py)
     ("RUN_READ_FAST_PATH", True, bool),

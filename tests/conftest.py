@@ -1,9 +1,17 @@
 """Fixtures: the app on SQLite (unit) or PostgreSQL + Redis (integration), clients, tokens.
 
-Integration tests use the machine's PostgreSQL and Redis over real connections:
-a fresh database per test session, created by the migrations and dropped at the end,
-and a Redis key prefix of its own. Locally a missing service skips those tests; in
-CI (`CI=true`) it fails them.
+Integration tests use the machine's PostgreSQL and Redis over real connections, and are
+safe on a shared machine:
+
+- `TEST_POSTGRES_URL` (default `postgresql://postgres@127.0.0.1:5432/postgres`) is only the
+  maintenance connection: the tests create databases of their own there, named
+  `TEST_DATABASE_PREFIX` (default `ingress_test_`) + process id + random, and drop each one
+  when done. No other database is touched.
+- `TEST_REDIS_URL` (default `redis://127.0.0.1:6379/15`): every key the tests write starts
+  with one prefix of this run (`ingress-test-<pid>-<random>:`), and those keys are deleted
+  at the end. Nothing is flushed.
+
+Locally a missing service skips those tests; in CI (`CI=true`) it fails them.
 """
 
 from __future__ import annotations
@@ -11,23 +19,89 @@ from __future__ import annotations
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt as pyjwt
 import psycopg
 import pytest
 import redis as redis_lib
+from psycopg import sql
 from psycopg.rows import dict_row
+from sqlalchemy.engine import make_url
 
 from ingress_app import create_app
 
 JWT_SECRET = "test-secret-4f9a1c7e2b8d6053a9e1f4c2b7d8e6a0"
 POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_PREFIX = os.environ.get("TEST_DATABASE_PREFIX", "ingress_test_")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Every Redis key this test run writes starts with this (cache, rate limits, fast paths).
+RUN_KEY_PREFIX = f"ingress-test-{os.getpid()}-{uuid.uuid4().hex[:8]}:"
+
+
+def key_prefix() -> str:
+    """A CACHE_KEY_PREFIX of its own for one app, inside this run's prefix."""
+    return f"{RUN_KEY_PREFIX}{uuid.uuid4().hex[:12]}:"
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """The same Redis server as `url`, another database number."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def other_redis_db(url: str) -> int:
+    """A database number beside the test one (for tests that must select another)."""
+    db = int(urlsplit(url).path.strip("/") or 0)
+    return db - 1 if db > 1 else db + 1
+
+
+def delete_run_keys(url: str) -> int:
+    """Delete this run's keys (and nothing else) from the database of `url`."""
+    client = redis_lib.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"*{RUN_KEY_PREFIX}*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+        return len(keys)
+    finally:
+        client.close()
+
+
+def database_url(name: str) -> str:
+    """The URL of database `name` on the server of TEST_POSTGRES_URL."""
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def new_database_name(purpose: str = "") -> str:
+    return f"{DATABASE_PREFIX}{purpose}{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+def create_database(name: str) -> str:
+    """Create database `name` (skip or fail when PostgreSQL is missing); returns its URL."""
+    assert name.startswith(DATABASE_PREFIX), name
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        service_missing("PostgreSQL", exc)
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url(name)
+
+
+def drop_database(name: str) -> None:
+    """Drop a database this run created (only names with the test prefix)."""
+    assert name.startswith(DATABASE_PREFIX), name
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def service_missing(what: str, error: Exception) -> None:
@@ -115,33 +189,34 @@ def sqlite_app(tmp_path):
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database on the machine's PostgreSQL for this test session."""
-    name = f"ingress_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = new_database_name()
+    url = create_database(name)
     try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        service_missing("PostgreSQL", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    url = f"{base}/{name}"
-    app = create_app(base_config(DATABASE_URL=url))
-    migrate(app)
-    with app.app_context():
-        from ingress_app.extensions import db
+        app = create_app(base_config(DATABASE_URL=url))
+        migrate(app)
+        with app.app_context():
+            from ingress_app.extensions import db
 
-        db.engine.dispose()
-    yield url
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            db.engine.dispose()
+        yield url
+    finally:
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    """TEST_REDIS_URL; at the end of the run every key under RUN_KEY_PREFIX is deleted
+    (there and in the neighbouring database some tests select)."""
     try:
         redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis_lib.RedisError as exc:
         service_missing("Redis", exc)
-    return REDIS_URL
+    yield REDIS_URL
+    for url in (REDIS_URL, redis_url_with_db(REDIS_URL, other_redis_db(REDIS_URL))):
+        try:
+            delete_run_keys(url)
+        except redis_lib.RedisError as exc:  # gone by now: nothing more to do here
+            warnings.warn(f"could not delete this run's Redis keys: {exc}", stacklevel=1)
 
 
 TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs", "run_events", "flows",
@@ -162,7 +237,7 @@ def make_pg_app(postgres_url, redis_url):
         config = base_config(
             DATABASE_URL=postgres_url,
             REDIS_URL=redis_url,
-            CACHE_KEY_PREFIX=f"ingress-test-{uuid.uuid4().hex}:",
+            CACHE_KEY_PREFIX=key_prefix(),
         )
         config.update(overrides)
         app = create_app(config)

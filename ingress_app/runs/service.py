@@ -291,6 +291,7 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         metrics.RUNS_DENIED.labels(
             "policy" if isinstance(denial.detail, dict) else "tenant"
         ).inc()
+        _log_denied(req, principal, denial.detail)
         audit.record_audit_event(
             tenant_id=principal.tenant_id,
             actor=req.actor or principal.user_id,
@@ -352,14 +353,44 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         return _replay(tenant_id, req, fingerprint)
     messages.signal.notify()
     _accepted_counter(req.source).inc()
-    # DEBUG, not INFO: at full rate a line per run costs ~10 % of an accept's CPU, and
-    # every acceptance is already in the audit trail (audit_events, GET /v1/audit).
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug(
+    if log.isEnabledFor(logging.INFO):
+        log.info(
             "run accepted",
-            extra={"run_id": run_id, "tenant_id": tenant_id, "flow_id": prepared.flow.id},
+            extra={
+                "run_id": run_id,
+                "tenant_id": tenant_id,
+                "flow_id": prepared.flow.id,
+                "flow_version": prepared.flow_version,
+                "source": req.source,
+                "policy_modifications": prepared.modifications,
+            },
         )
     return Accepted(run_id, correlation_id)
+
+
+#: A denial's log line names at most this many violations (the audit event has them all).
+_LOGGED_VIOLATIONS = 10
+
+
+def _log_denied(req: RunRequest, principal: Principal, detail: Any) -> None:
+    """One INFO line per denied run: who, which flow, and which policies said no."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    violations = detail.get("violations", []) if isinstance(detail, dict) else []
+    log.info(
+        "run denied",
+        extra={
+            "tenant_id": principal.tenant_id,
+            "flow_id": _flow_label(req),
+            "source": req.source,
+            "reason": "policy" if isinstance(detail, dict) else "tenant",
+            "violations": [
+                {"policy": v.get("policy"), "task_id": v.get("task_id")}
+                for v in violations[:_LOGGED_VIOLATIONS]
+            ],
+            "violation_count": len(violations),
+        },
+    )
 
 
 def _iso(value) -> str | None:

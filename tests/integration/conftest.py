@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import psycopg
@@ -11,7 +10,15 @@ from flask import request_started
 from sqlalchemy.engine import make_url
 
 from ingress_app import create_app
-from tests.conftest import TABLES, auth, base_config, make_token, sample_flow, truncate_all
+from tests.conftest import (
+    TABLES,
+    auth,
+    base_config,
+    key_prefix,
+    make_token,
+    sample_flow,
+    truncate_all,
+)
 
 # Where an accepted run leaves its traces; "nothing stored" means all of these are empty.
 RUN_TABLES = ("flow_runs_audit", "outbox_messages")
@@ -61,7 +68,7 @@ def shared_app(postgres_url, redis_url):
         base_config(
             DATABASE_URL=postgres_url,
             REDIS_URL=redis_url,
-            CACHE_KEY_PREFIX=f"ingress-test-{uuid.uuid4().hex}:",
+            CACHE_KEY_PREFIX=key_prefix(),
         )
     )
     yield app

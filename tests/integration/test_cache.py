@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
 
-from tests.conftest import auth
+from ingress_app import create_app
+from ingress_app.extensions import db
+from tests.conftest import auth, base_config, key_prefix, truncate_all
 from tests.integration.conftest import create_run
 from tests.support.proxy import TcpProxy
 
@@ -153,12 +156,18 @@ def test_health_is_200_with_cache_warn_when_redis_is_unreachable(no_redis_client
     assert report["checks"]["database"]["status"] == "pass"
 
 
-def test_redis_cut_mid_flight_falls_back_and_recovers(make_pg_app, pg, redis_client, caplog):
+def test_redis_cut_mid_flight_falls_back_and_recovers(
+    make_pg_app, pg, redis_url, redis_client, caplog
+):
     caplog.set_level(logging.WARNING)
-    with TcpProxy("127.0.0.1", 6379) as proxy:
-        app = make_pg_app(
-            REDIS_URL=f"redis://127.0.0.1:{proxy.port}/0", CACHE_RETRY_AFTER_SECONDS=0.2
+    target = urlsplit(redis_url)
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        # the test server's database and credentials, reached through the proxy
+        credentials, at, _ = target.netloc.rpartition("@")
+        through_proxy = urlunsplit(
+            target._replace(netloc=f"{credentials}{at}127.0.0.1:{proxy.port}")
         )
+        app = make_pg_app(REDIS_URL=through_proxy, CACHE_RETRY_AFTER_SECONDS=0.2)
         client = app.test_client()
         run_id = create_run(client)["run_id"]
         assert get_status(client, run_id) == "PENDING"  # now cached
@@ -181,3 +190,24 @@ def test_redis_cut_mid_flight_falls_back_and_recovers(make_pg_app, pg, redis_cli
         assert list(redis_client.scan_iter(f"{prefix}*{run_id}*"))
         for key in redis_client.scan_iter(f"{prefix}*"):
             redis_client.delete(key)
+
+
+def test_the_key_prefix_comes_from_the_environment(
+    postgres_url, redis_url, redis_client, monkeypatch
+):
+    prefix = key_prefix()
+    monkeypatch.setenv("CACHE_KEY_PREFIX", prefix)
+    app = create_app(base_config(DATABASE_URL=postgres_url, REDIS_URL=redis_url))
+    try:
+        client = app.test_client()
+        run_id = create_run(client)["run_id"]
+        get_status(client, run_id)
+
+        assert app.config["CACHE_KEY_PREFIX"] == prefix
+        assert [k.decode() for k in redis_client.scan_iter(f"{prefix}*{run_id}*")]
+    finally:
+        for key in redis_client.scan_iter(f"{prefix}*"):
+            redis_client.delete(key)
+        with app.app_context():
+            db.engine.dispose()
+        truncate_all(postgres_url)

@@ -160,7 +160,7 @@ def test_get_run_shows_the_correlation_id(client):
 
 def test_log_records_of_a_request_carry_its_id(client, caplog):
     caplog.handler.addFilter(CorrelationIdFilter())
-    caplog.set_level(logging.DEBUG)  # "run accepted" is a DEBUG line
+    caplog.set_level(logging.INFO)  # "run accepted" is an INFO line
 
     client.post("/v1/runs", json=RUN, headers={**auth(), HEADER: "corr-log"})
 

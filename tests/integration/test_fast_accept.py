@@ -339,3 +339,56 @@ def test_database_down_is_the_same_503_and_its_log_line_carries_the_correlation_
     assert ("Retry-After", "2") in fast_answer[2]
     assert flask_handled == [pair[1].name]
     assert [r.correlation_id for r in records] == ["same-for-both", "same-for-both"]
+
+
+# ------------------------------------------------------------------ one INFO line per run
+
+
+def _run_lines(caplog) -> list[logging.LogRecord]:
+    return [
+        r for r in caplog.records
+        if r.name == "ingress_app.runs.service" and r.getMessage() in ("run accepted", "run denied")
+    ]
+
+
+@pytest.mark.parametrize("path", ["direct", "flask"])
+def test_accepted_and_denied_runs_log_one_info_line_each_on_both_paths(
+    pair, path, flask_handled, caplog
+):
+    app = pair[0] if path == "direct" else pair[1]
+    headers = _verified([app], auth())
+    denied_flow = sample_flow()
+    denied_flow["tasks"][0]["timeout_seconds"] = 10**6  # over the default timeout policy
+    flask_handled.clear()
+    caplog.set_level(logging.INFO)
+
+    accepted = _post(app, headers, json_body=RUN)
+    denied = _post(app, headers, json_body={"flow_definition": denied_flow})
+
+    assert (accepted.status_code, denied.status_code) == (202, 403)
+    assert flask_handled == ([] if path == "direct" else [app.name, app.name])
+    accepted_line, denied_line = _run_lines(caplog)
+    assert accepted_line.levelno == denied_line.levelno == logging.INFO
+    assert accepted_line.getMessage() == "run accepted"
+    assert accepted_line.run_id == accepted.get_json()["run_id"]
+    assert (accepted_line.tenant_id, accepted_line.flow_id) == ("acme", "support-triage")
+    assert accepted_line.policy_modifications == []
+    assert denied_line.getMessage() == "run denied"
+    assert denied_line.tenant_id == "acme" and denied_line.violation_count >= 1
+    assert {"policy": "timeout", "task_id": "classify"} in denied_line.violations
+
+
+def test_policy_modifications_are_in_the_accepted_line(make_pg_app, tmp_path, caplog):
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(
+        "policies:\n  tenant_isolation: {}\n"
+        "  retry_limit: {max_retries: 1, on_violation: clamp}\n"
+    )
+    app = make_pg_app(POLICIES_FILE=str(policies))
+    caplog.set_level(logging.INFO)
+
+    response = _post(app, auth(), json_body=RUN)  # the flow asks for 2 retries
+
+    assert response.status_code == 202, response.get_data(as_text=True)
+    (line,) = _run_lines(caplog)
+    assert [m["policy"] for m in line.policy_modifications] == ["retry_limit"]

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import auth, sample_flow
+from tests.conftest import auth, key_prefix, other_redis_db, redis_url_with_db, sample_flow
 from tests.integration.conftest import UNVERIFIED_CREDENTIALS, unverified_credentials
 
 RUN = {"flow_definition": sample_flow(), "input": {"email": "a@example.com"}}
@@ -21,7 +21,7 @@ RUN = {"flow_definition": sample_flow(), "input": {"email": "a@example.com"}}
 
 @pytest.fixture
 def pair(make_pg_app):
-    prefix = f"ingress-test-{uuid.uuid4().hex}:"
+    prefix = key_prefix()
     fast = make_pg_app(CACHE_KEY_PREFIX=prefix)
     plain = make_pg_app(CACHE_KEY_PREFIX=prefix, RUN_READ_FAST_PATH=False)
     return fast, plain
@@ -116,7 +116,7 @@ def test_everything_but_a_plain_hit_goes_to_flask_and_answers_the_same(
 
 
 def test_with_cors_configured_a_cross_origin_read_gets_flask_cors_headers(make_pg_app):
-    prefix = f"ingress-test-{uuid.uuid4().hex}:"
+    prefix = key_prefix()
     app = make_pg_app(CACHE_KEY_PREFIX=prefix, CORS_ORIGINS="https://ui.example.com")
     run_id, headers = _created_and_cached(app)
 
@@ -154,14 +154,14 @@ def test_reads_use_the_caches_redis_settings_and_survive_a_killed_connection(
 ):
     import redis as redis_lib
 
-    other_db = redis_url.rsplit("/", 1)[0] + "/3"  # the connection must select this database
+    other_db = redis_url_with_db(redis_url, other_redis_db(redis_url))  # must be selected
     app = make_pg_app(REDIS_URL=other_db)
     run_id, headers = _created_and_cached(app)
     client = app.test_client()
     flask_handled.clear()
 
     first = client.get(f"/v1/runs/{run_id}", headers=headers)
-    assert first.status_code == 200 and flask_handled == []  # a hit, read from database 3
+    assert first.status_code == 200 and flask_handled == []  # a hit, read from that database
     conn = _fast_path_connection(app)
     admin = redis_lib.Redis.from_url(other_db)
     host, port = conn._sock.getsockname()[:2]

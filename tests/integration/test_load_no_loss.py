@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import JWT_SECRET, make_token, sample_flow
+from tests.conftest import JWT_SECRET, key_prefix, make_token, sample_flow
 from tests.support.gunicorn import GunicornServer, wait_for
 from tests.support.kafka import consume_all
 
@@ -40,6 +40,7 @@ def gunicorn_server(postgres_url, redis_url, kafka_broker, kafka_topics, tmp_pat
     env = {
         "DATABASE_URL": postgres_url,
         "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": key_prefix(),
         "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap,
         "KAFKA_TOPIC_FLOW_RUNS": kafka_topics[0],
         "JWT_SECRET_KEY": JWT_SECRET,

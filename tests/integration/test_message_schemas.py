@@ -86,6 +86,21 @@ def test_schema_file_is_a_valid_draft_2020_12_schema(name):
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
+def test_the_format_checker_checks_every_format_the_schemas_use():
+    """jsonschema checks `date-time` only with its format extra installed; without it the
+    refusal tests below would pass for the wrong reason or fail for a missing package."""
+    checker = Draft202012Validator.FORMAT_CHECKER
+    used = set(
+        re.findall(
+            r'"format":\s*"([^"]+)"',
+            "".join((DOCS / "schemas" / file).read_text() for file in SCHEMA_FILES.values()),
+        )
+    )
+
+    assert used and used <= set(checker.checkers), used - set(checker.checkers)
+    assert not checker.conforms("yesterday", "date-time")
+
+
 def test_event_schema_run_statuses_are_the_apps_statuses():
     run_statuses = load_schema("flow_run_event")["$defs"]["run_status"]["enum"]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,7 +13,7 @@ from sqlalchemy import inspect
 
 from ingress_app import create_app
 from ingress_app.extensions import db
-from tests.conftest import POSTGRES_ADMIN_URL, base_config, service_missing
+from tests.conftest import base_config, create_database, drop_database, new_database_name
 
 SEED_RUN_COLUMNS = {
     "id",
@@ -61,22 +59,17 @@ def empty_sqlite_app(directory):
 @contextmanager
 def empty_postgresql_app():
     """An app on a brand-new PostgreSQL database of its own, dropped afterwards."""
-    name = f"ingress_migrations_{uuid.uuid4().hex[:10]}"
+    name = new_database_name("migrations_")
+    url = create_database(name)
     try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        service_missing("PostgreSQL", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    app = create_app(base_config(DATABASE_URL=f"{base}/{name}"))
-    try:
-        yield app
+        app = create_app(base_config(DATABASE_URL=url))
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.engine.dispose()
     finally:
-        with app.app_context():
-            db.engine.dispose()
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 @contextmanager

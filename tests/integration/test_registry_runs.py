@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 
 from jsonschema import Draft202012Validator
 
-from tests.conftest import auth, sample_flow
+from tests.conftest import auth, key_prefix, sample_flow
 from tests.integration.conftest import assert_error, assert_nothing_stored
 from tests.integration.test_message_schemas import problems
 
@@ -287,7 +286,7 @@ def test_the_cache_is_per_tenant(client, pg):
 
 def two_workers(make_pg_app, **config):
     """Two app instances (gunicorn workers) sharing one Redis."""
-    prefix = f"ingress-test-shared-{uuid.uuid4().hex}:"
+    prefix = key_prefix()
     return [make_pg_app(CACHE_KEY_PREFIX=prefix, **config).test_client() for _ in range(2)]
 
 

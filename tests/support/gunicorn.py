@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import key_prefix
 from tests.support.kafka import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,7 @@ class GunicornServer:
             "LOG_LEVEL": "WARNING",
             "INGRESS_INSTANCE_PATH": str(workdir / "instance"),
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{self.port}"),
+            "CACHE_KEY_PREFIX": key_prefix(),  # this run's keys, deleted at its end
             **env,
         }
         self.proc: subprocess.Popen | None = None
