@@ -229,6 +229,14 @@ def truncate_all(url: str) -> None:
 
 
 @pytest.fixture
+def emptied_after(postgres_url):
+    """For tests that write through a server of their own (gunicorn): every table is
+    emptied afterwards, as `make_pg_app` does for in-process apps."""
+    yield postgres_url
+    truncate_all(postgres_url)
+
+
+@pytest.fixture
 def make_pg_app(postgres_url, redis_url):
     """Build apps on PostgreSQL + Redis; every table is emptied after the test."""
     apps = []

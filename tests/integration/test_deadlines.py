@@ -454,7 +454,7 @@ def test_a_frozen_broker_makes_readiness_warn_within_its_timeout(kafka_app, kafk
     outbox_health._last.update(at=0.0)  # no probe result kept from an earlier test
     kafka_broker.proxy.freeze()
     try:
-        response, elapsed = timed(lambda: client.get("/health"))()
+        response, elapsed = timed(lambda: client.get("/health", headers=auth()))()
     finally:
         kafka_broker.proxy.restore()
 

@@ -28,6 +28,8 @@ from tests.conftest import JWT_SECRET, make_token, sample_flow
 from tests.support.gunicorn import ROOT, GunicornServer, wait_for
 from tests.support.kafka import consume_all
 
+pytestmark = pytest.mark.usefixtures("emptied_after")
+
 CONF = ROOT / "gunicorn.conf.py"
 KILL_GAPS_MS = (0, 1, 3, 5, 10, 20, 35, 50, 75, 100)
 

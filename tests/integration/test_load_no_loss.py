@@ -25,7 +25,7 @@ from tests.conftest import JWT_SECRET, key_prefix, make_token, sample_flow
 from tests.support.gunicorn import GunicornServer, wait_for
 from tests.support.kafka import consume_all
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.usefixtures("emptied_after")]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOTAL = 2000

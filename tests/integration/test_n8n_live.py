@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import JWT_SECRET, make_token
 from tests.support.gunicorn import ROOT, GunicornServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("emptied_after")]
 
 N8N = os.environ.get("N8N_BIN") or shutil.which("n8n")
 WORKFLOW = ROOT / "docs" / "examples" / "n8n-start-run.json"

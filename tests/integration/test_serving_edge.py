@@ -25,7 +25,7 @@ from tests.conftest import IN_CI, JWT_SECRET, auth, sample_flow
 from tests.support.gunicorn import ROOT, GunicornServer, wait_for
 from tests.support.kafka import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("emptied_after")]
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "ingress.conf"
 
