@@ -58,7 +58,7 @@ drift and background noise hit the compared targets equally.
 Results go to bench/results/<stamp>/ (gitignored): results.json, wrk outputs, server logs,
 and with `--profile post` a py-spy profile of the app workers under the POST load (taken
 after the measured runs, so sampling never affects the figures).
-Everything started here is stopped and the database dropped on exit, Ctrl-C included.
+Everything started here is stopped and the databases dropped on exit, Ctrl-C included.
 Exit status: 0 all targets pass, 1 a target fails, 2 the benchmark could not run.
 """
 
@@ -378,7 +378,7 @@ def smoke(base: str, token: str, body: dict, get: bool = True) -> str:
     run_id = got["run_id"]
     for _ in range(2 if get else 0):
         status, got = http("GET", f"{base}/v1/runs/{run_id}", token)
-        if status != 200:
+        if status != 200 or not isinstance(got, dict) or got.get("run_id") != run_id:
             raise BenchError(f"GET {base}/v1/runs/{run_id} answered {status}: {got}")
     return run_id
 
@@ -500,7 +500,8 @@ def verdict(name: str, res: dict, ref_rps: float) -> dict:
     if minimum is not None:
         checks["ratio"] = ratio >= minimum
     return {"ratio": ratio, "target_ratio": minimum, "reference": REFERENCE.get(name),
-            "checks": checks, "pass": all(checks.values())}
+            "inverted": name == "post-nopolicies", "checks": checks,
+            "pass": all(checks.values())}
 
 
 def _verdict_text(v: dict) -> str:
@@ -525,7 +526,7 @@ def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout, extra=()) ->
                  "100%" if v.get("reference") is None else f"{v['ratio']:.1%}")
         text = _verdict_text(v)
         if v.get("reference") and v["reference"] != "bare":
-            text += ("  (ratio: req/s on/off)" if v["target_ratio"] is None
+            text += ("  (ratio: req/s on/off)" if v.get("inverted")
                      else f"  (ratio: req/s vs {LABELS[v['reference']]})")
         print(ROW.format(label, res["requests"], f"{res['rps']:.0f}",
                          f"{res['latency_ms']['p50']:.2f}", f"{res['latency_ms']['p99']:.2f}",
@@ -1133,6 +1134,13 @@ def main(argv=None) -> int:
             url, script, tok = plan[args.profile]
             prof = profile(args, args.profile, url, script, tok, app, logdir)
 
+        peer_report = {"not_measured": peer_error} if peer_error else None
+        if peer is not None:
+            peer_report = {**peer.info, "versions": peer_version,
+                           "venv": str(PEER_VENV.relative_to(ROOT)),
+                           "requirements": str(PEER_REQUIREMENTS.relative_to(ROOT)),
+                           "workers": args.workers, "p99_limit_ms": PEER_P99_LIMIT_MS,
+                           "comparison": peer_cmp}
         report = {
             "stamp": stamp,
             "settings": {k: v for k, v in vars(args).items() if k not in ("admin_url",)},
@@ -1151,11 +1159,7 @@ def main(argv=None) -> int:
             "rows": counts,
             "pass": overall,
             "profile": prof,
-            "peer": {"not_measured": peer_error} if peer_error else None if peer is None else {
-                **peer.info, "versions": peer_version, "venv": str(PEER_VENV.relative_to(ROOT)),
-                "requirements": str(PEER_REQUIREMENTS.relative_to(ROOT)),
-                "workers": args.workers, "p99_limit_ms": PEER_P99_LIMIT_MS,
-                "comparison": peer_cmp},
+            "peer": peer_report,
             "granian": None if granian is None else {
                 "command": " ".join(granian.cmd[1:]), "outbox_relay": False,
                 "worker_hooks": "none (ingress_app.serving not run)"},
