@@ -4,7 +4,9 @@
 package.path = (os.getenv("BENCH_DIR") or "bench") .. "/?.lua;" .. package.path
 require("report")
 
-local FLOW = '"flow_definition":{"id":"support-triage","version":"3","type":"DAG",' ..
+-- BENCH_INLINE_FLOW_ID (a global set by a wrapper script) adds "flow_id" before the definition.
+local FLOW = (BENCH_INLINE_FLOW_ID and ('"flow_id":"' .. BENCH_INLINE_FLOW_ID .. '",') or "") ..
+  '"flow_definition":{"id":"support-triage","version":"3","type":"DAG",' ..
   '"tasks":[{"id":"classify","type":"llm","retries":2,"timeout_seconds":60},' ..
   '{"id":"route","type":"tool","depends_on":["classify"]}]},' ..
   '"input":{"email":"a@example.com"}'

@@ -36,8 +36,8 @@ bench/results/prefect_latest.json. Every process started here is stopped and bot
 databases are dropped on exit, Ctrl-C and SIGTERM included.
 Exit status: 0 PASS, 1 FAIL, 2 the benchmark could not run.
 
-bench/run_api.py is used as a library (Server, run_wrk, databases, tokens, CPU accounting)
-and is not changed.
+bench/run_api.py is used as a library (Server, run_wrk, databases, migrations, tokens,
+virtualenvs, CPU accounting).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import run_api as ra  # noqa: E402  (bench/run_api.py, used unchanged as a library)
+import run_api as ra  # noqa: E402  (bench/run_api.py, used as a library)
 
 ROOT = ra.ROOT
 RESULTS = ra.RESULTS
@@ -121,71 +121,27 @@ def log(msg: str) -> None:
 
 # ---------------------------------------------------------------- virtualenv
 
-
-def venv_python() -> Path:
-    return VENV / "bin" / "python"
-
-
-def venv_version() -> str | None:
-    """Prefect's version if the virtualenv imports everything needed, else None."""
-    py = venv_python()
-    if not py.exists():
-        return None
-    probe = ("import prefect, asyncpg, prefect_redis, uvicorn; "
-             "assert prefect.__version__.split('.')[0] == '3', prefect.__version__; "
-             "print(prefect.__version__)")
-    r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, timeout=120)
-    return r.stdout.strip() if r.returncode == 0 else None
+PREFECT_PROBE = ("import prefect, asyncpg, prefect_redis, uvicorn; "
+                 "assert prefect.__version__.split('.')[0] == '3', prefect.__version__; "
+                 "print(prefect.__version__)")
 
 
 def ensure_venv() -> str:
-    version = venv_version()
-    if version:
-        log(f"reusing {VENV.relative_to(ROOT)} (prefect {version})")
-        return version
-    log(f"creating {VENV.relative_to(ROOT)} and installing {' '.join(PREFECT_REQUIREMENTS)} "
-        "from PyPI (takes a few minutes)")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-    pip = subprocess.run(
-        [str(venv_python()), "-m", "pip", "install", "--quiet", *PREFECT_REQUIREMENTS],
-        capture_output=True, text=True, timeout=1200)
-    if pip.returncode != 0:
-        raise BenchError(f"pip install failed:\n{pip.stderr[-3000:]}")
-    version = venv_version()
-    if not version:
-        raise BenchError("the Prefect virtualenv does not import prefect 3 / asyncpg / "
-                         "prefect_redis after installing")
-    return version
+    return ra.ensure_venv(VENV, PREFECT_REQUIREMENTS, PREFECT_PROBE)
 
 
 # ---------------------------------------------------------------- processes
 
 
-class Proc(ra.Server):
-    """Any command in its own session, stopped by process group (run_api.Server's stop,
-    readiness probe, CPU grouping and log trimming; only the command differs)."""
-
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int,
-                 logdir: Path, cwd: Path = ROOT):
-        super().__init__(name, "", env, port, logdir)
-        self.cmd, self.cwd = cmd, cwd
-        self.logfile = logdir / f"{name}.log"
-
-    def start(self) -> None:
-        with open(self.logfile, "wb") as out:
-            self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def start_redis(logdir: Path) -> Proc:
+def start_redis(logdir: Path) -> ra.Server:
     """A private, memory-only redis-server for Prefect's multi-worker messaging."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise BenchError("redis-server not found (needed for Prefect --workers > 1)")
     port = ra.free_port()
-    r = Proc("prefect-redis", [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                               "--appendonly", "no", "--protected-mode", "yes"],
-             dict(os.environ), port, logdir)
+    cmd = [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+           "--protected-mode", "yes"]
+    r = ra.Server("prefect-redis", "", dict(os.environ), port, logdir, cmd=cmd)
     r.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -283,10 +239,7 @@ def ingress_phase(args, logdir: Path, cleanup: list) -> dict:
         "API_MAX_REQUESTS": "0",
     }
     env.pop("ACCESS_LOG", None)
-    mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    if mig.returncode != 0:
-        raise BenchError(f"Ingress migration failed:\n{mig.stdout}\n{mig.stderr}")
+    ra.migrate(env)
     port = ra.free_port()
     app = ra.Server("ingress", "wsgi:app", {**env, "API_PORT": str(port)}, port, logdir)
     cleanup.append(("server", app))
@@ -347,7 +300,7 @@ def prefect_phase(args, logdir: Path, cleanup: list, home: Path) -> dict[str, di
                "--no-late-runs", "--log-level", "WARNING"]
         if n > 1:
             cmd += ["--workers", str(n)]
-        srv = Proc(name, cmd, senv, port, logdir, cwd=home)
+        srv = ra.Server(name, "", senv, port, logdir, cmd=cmd, cwd=home)
         cleanup.append(("server", srv))
         srv.start()
         srv.wait_ready("/api/health", timeout=180)

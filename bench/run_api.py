@@ -2,8 +2,8 @@
 """Benchmark POST /v1/runs and cached GET /v1/runs/{id} against a bare Flask endpoint.
 
     python bench/run_api.py [--duration 15] [--connections 32] [--workers 2] [--threads 4]
-                            [--rounds N] [--targets bare,post,get,post-registry,post-nopolicies]
-                            [--kafka]
+                            [--rounds N] [--targets bare,post,get,post-registry,...]
+                            [--kafka] [--peer-file PATH] [--granian]
 
 One command, one run: a throwaway PostgreSQL database is created and migrated, the real
 app (`wsgi:app`) and a bare Flask app (`bench/bare_app.py`) are started under the same
@@ -31,13 +31,34 @@ and (issues 3, 4, 5; targets chosen with `--targets`, all of them by default):
                      and the publish latency published_at - created_at of the rows created
                      during the measured POST runs must have p50 <= 50 ms          (issue 3)
 
+and, against the seed's own stack and other WSGI servers:
+
+    post-nokafka     POST /v1/runs on a third app server with its own database, no broker
+                     and OUTBOX_RELAY_ENABLED=false: Ingress without Kafka, shown only
+    peer-post,       the FastAPI peer (--peer-file, default ../shared/peers/seed_fastapi.py:
+    peer-get         FastAPI, uvicorn with uvloop/httptools, asyncpg, aiokafka, redis.asyncio,
+                     --workers processes) copied into the results directory and run from
+                     its own virtualenv (bench/.venv-peer, built on demand from
+                     bench/peer-requirements.txt; if that fails the peer is left out with a
+                     warning), with its own database and topic on the same tansu broker, so
+                     the peer targets imply --kafka. The peer does a send_and_wait per POST,
+                     so its POST is compared with `post` (relays on), and also shown against
+                     post-nokafka. Ratios Ingress/peer: POST >= 1.2x and cached GET >= 1.0x,
+                     with Ingress p99 <= 50 ms and 0 errors. The cached GET reads a run the
+                     peer created, cache warmed as for Ingress.
+    --granian        granian-post, granian-get: Ingress's WSGI app under granian
+                     (--interface wsgi, --workers, --blocking-threads = --threads) against
+                     post-nokafka and get (shown only). granian has no worker hooks, so the
+                     relay is off there and ingress_app.serving's gc tuning does not run.
+
 Targets run interleaved: every round runs every target once (warm-up, then measured), odd
-rounds in the order bare, post-registry, post, post-nopolicies, get and even rounds in the
-reverse order, so drift and background noise hit the compared targets equally.
+rounds in ORDER (bare, peer-get, post-registry, post, peer-post, post-nopolicies,
+post-nokafka, granian-post, get, granian-get) and even rounds in the reverse order, so
+drift and background noise hit the compared targets equally.
 Results go to bench/results/<stamp>/ (gitignored): results.json, wrk outputs, server logs,
 and with `--profile post` a py-spy profile of the app workers under the POST load (taken
 after the measured runs, so sampling never affects the figures).
-Everything started here is stopped and the database dropped on exit, Ctrl-C included.
+Everything started here is stopped and the databases dropped on exit, Ctrl-C included.
 Exit status: 0 all targets pass, 1 a target fails, 2 the benchmark could not run.
 """
 
@@ -69,12 +90,37 @@ TARGETS = {  # name -> minimum ratio to its reference's rps (None: baseline / re
     "get": 0.60,
     "post-registry": 0.90,
     "post-nopolicies": None,
+    "post-nokafka": None,
+    "peer-post": None,
+    "peer-get": None,
+    "granian-post": None,
+    "granian-get": None,
 }
 # What each target's ratio is measured against (post-nopolicies: shown as post / it).
-REFERENCE = {"post": "bare", "get": "bare", "post-registry": "post", "post-nopolicies": "post"}
-ORDER = ("bare", "post-registry", "post", "post-nopolicies", "get")  # odd rounds; even: reversed
-DEFAULT_TARGETS = "bare,post,get,post-registry,post-nopolicies"
+REFERENCE = {"post": "bare", "get": "bare", "post-registry": "post", "post-nopolicies": "post",
+             "granian-post": "post-nokafka", "granian-get": "get"}
+# odd rounds; even: reversed
+ORDER = ("bare", "peer-get", "post-registry", "post", "peer-post", "post-nopolicies",
+         "post-nokafka", "granian-post", "get", "granian-get")
+DEFAULT_TARGETS = "bare,post,get,post-registry,post-nopolicies,post-nokafka,peer-post,peer-get"
 POST_LIKE = ("post", "post-registry", "post-nopolicies")  # create runs (outbox rows)
+PEER = ("peer-post", "peer-get")
+GRANIAN = ("granian-post", "granian-get")
+NOKAFKA = ("post-nokafka", *GRANIAN)  # their own database, no broker, no relay
+# Ingress / FastAPI peer: (Ingress target, peer target, minimum ratio or None: shown only)
+PEER_PAIRS = {"post": ("post", "peer-post", 1.2), "post-nokafka": ("post-nokafka", "peer-post",
+                                                                      None),
+              "get": ("get", "peer-get", 1.0)}
+PAIR_LABELS = {"post": "Ingress/peer POST (relays on)",
+               "post-nokafka": "Ingress (no Kafka)/peer POST",
+               "get": "Ingress/peer cached GET"}
+PEER_P99_LIMIT_MS = 50.0  # Ingress's p99 in the comparisons with the peer
+PEER_FILE = "../shared/peers/seed_fastapi.py"  # relative to the repository root
+PEER_VENV = BENCH / ".venv-peer"
+PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
+PEER_PROBE = ("import fastapi, uvicorn, uvloop, httptools, asyncpg, aiokafka, redis, jwt, "
+              "orjson, pydantic; print('fastapi', fastapi.__version__, 'uvicorn', "
+              "uvicorn.__version__, 'pydantic', pydantic.__version__)")
 P99_LIMIT_MS = 100.0
 POLICY_OVERHEAD_LIMIT = 0.10  # issue 4: CPU per POST, default policies vs none
 PUBLISH_P50_LIMIT_MS = 50.0  # issue 3: commit -> delivery report under the POST load
@@ -98,6 +144,8 @@ POST_BODY = {
 # post-registry: the same flow, registered with POST /v1/flows, run by flow_id.
 REGISTRY_FLOW = {**POST_BODY["flow_definition"], "name": "Support triage (benchmark)"}
 REGISTRY_POST_BODY = {"flow_id": REGISTRY_FLOW["id"], "input": POST_BODY["input"]}
+# the peer's schema requires flow_id beside the inline definition (bench/peer_post_run.lua)
+PEER_POST_BODY = {"flow_id": POST_BODY["flow_definition"]["id"], **POST_BODY}
 
 
 class BenchError(RuntimeError):
@@ -138,35 +186,74 @@ def db_url(admin_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+def migrate(env: dict[str, str]) -> None:
+    """`flask db upgrade` against env's DATABASE_URL."""
+    mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if mig.returncode != 0:
+        raise BenchError(f"migration failed:\n{mig.stdout}\n{mig.stderr}")
+
+
+# ---------------------------------------------------------------- virtualenvs
+
+
+def ensure_venv(venv: Path, requirements: list[str], probe: str) -> str:
+    """A virtualenv for a compared server, built once from PyPI with `pip install
+    *requirements` and reused while `probe` (Python code printing a version line) runs."""
+    py = venv / "bin" / "python"
+
+    def version() -> str | None:
+        if not py.exists():
+            return None
+        r = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, timeout=120)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    found = version()
+    if found:
+        log(f"reusing {venv.relative_to(ROOT)} ({found})")
+        return found
+    log(f"creating {venv.relative_to(ROOT)} and installing {' '.join(requirements)} from PyPI "
+        "(takes a few minutes)")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = subprocess.run([str(py), "-m", "pip", "install", "--quiet", *requirements],
+                         capture_output=True, text=True, timeout=1200)
+    if pip.returncode != 0:
+        raise BenchError(f"pip install into {venv.relative_to(ROOT)} failed:\n"
+                         f"{pip.stderr[-3000:]}")
+    found = version()
+    if not found:
+        raise BenchError(f"{venv.relative_to(ROOT)} does not pass its import check after "
+                         f"installing: {probe}")
+    return found
+
+
 # ---------------------------------------------------------------- servers
 
 
 class Server:
-    """A gunicorn master in its own session/process group, stopped by its pid."""
+    """A server in its own session/process group, stopped by its pid: gunicorn with
+    bench/gunicorn_conf.py serving `target`, or any command `cmd` (uvicorn, granian, ...)."""
 
-    def __init__(self, name: str, target: str, env: dict[str, str], port: int, logdir: Path):
+    def __init__(self, name: str, target: str, env: dict[str, str], port: int, logdir: Path,
+                 cmd: list[str] | None = None, cwd: Path = ROOT):
         self.name, self.target, self.env, self.port = name, target, env, port
-        self.logfile = logdir / f"{name}-gunicorn.log"
+        self.cmd = cmd or [sys.executable, "-m", "gunicorn", "-c",
+                           str(BENCH / "gunicorn_conf.py"), target]
+        self.cwd = cwd
+        self.logfile = logdir / (f"{name}-gunicorn.log" if cmd is None else f"{name}.log")
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        out = open(self.logfile, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(BENCH / "gunicorn_conf.py"), self.target],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
+        with open(self.logfile, "wb") as out:
+            self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, path: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.port}{path}"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"{self.name} gunicorn exited; see {self.logfile}")
+                raise BenchError(f"{self.name} exited; see {self.logfile}")
             try:
                 with urllib.request.urlopen(url, timeout=1) as r:
                     if r.status == 200:
@@ -213,6 +300,60 @@ class Server:
                 continue
 
 
+def peer_server(args, logdir: Path, secret: str, broker, databases: list[str]) -> Server:
+    """The FastAPI peer under uvicorn (uvloop, httptools, --workers, no access log, as
+    Ingress), run from a copy of --peer-file in the results directory (the file measured is
+    kept), with its own database (its table is created at startup) and its own topic."""
+    copy = logdir / args.peer_file.name
+    shutil.copyfile(args.peer_file, copy)
+    name = f"peer_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    create_database(args.admin_url, name)
+    databases.append(name)
+    topic = f"bench_peer_flow_runs_{secrets.token_hex(4)}"
+    broker.create_topic(topic, partitions=1)
+    env = {
+        **{k: v for k, v in os.environ.items()
+           if not k.startswith(("KAFKA_", "PEER_", "VIRTUAL_ENV", "PYTHON"))},
+        "JWT_SECRET_KEY": secret,  # the same tokens as Ingress
+        "PEER_DATABASE_URL": db_url(args.admin_url, name),
+        "PEER_REDIS_URL": args.redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "KAFKA_TOPIC_FLOW_RUNS": topic,
+        # tansu answers aiokafka's InitProducerId (v0, no producer id/epoch fields) with an
+        # error, so the idempotent producer cannot start; acks=all stays, and idempotence adds
+        # no round trip per send (a producer id and sequence numbers in each batch).
+        "KAFKA_ENABLE_IDEMPOTENCE": "false",
+    }
+    port = free_port()
+    cmd = [str(PEER_VENV / "bin" / "python"), "-m", "uvicorn", f"{copy.stem}:app",
+           "--app-dir", str(logdir), "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
+           "--no-access-log", "--log-level", "warning"]
+    server = Server("peer", "", env, port, logdir, cmd=cmd, cwd=logdir)
+    server.info = {"file": str(args.peer_file), "copy": str(copy.relative_to(ROOT)),
+                   "command": " ".join(cmd[1:]), "database": name, "topic": topic}
+    log(f"FastAPI peer {args.peer_file.name} on :{port} ({args.workers} uvicorn workers), "
+        f"database {name}, topic {topic}")
+    return server
+
+
+def granian_server(args, env: dict[str, str], logdir: Path) -> Server:
+    """Ingress's WSGI app under granian instead of gunicorn, for comparison only. granian
+    has no worker hooks, so ingress_app.serving's per-worker setup (outbox relay start and
+    stop, gc tuning) does not run: `env` has the relay off."""
+    try:
+        import granian  # noqa: F401
+    except ImportError:
+        raise BenchError("--granian needs granian in this virtualenv: pip install granian "
+                         "(benchmark only, not a dependency of Ingress)") from None
+    port = free_port()
+    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(args.workers), "--blocking-threads",
+           str(args.threads), "--log-level", "warning", "--no-access-log", "wsgi:app"]
+    log(f"granian (WSGI) on :{port}: {args.workers} workers x {args.threads} blocking threads")
+    return Server("granian", "", env, port, logdir, cmd=cmd)
+
+
 # ---------------------------------------------------------------- HTTP helpers
 
 
@@ -228,6 +369,20 @@ def http(method: str, url: str, token: str | None = None, body: dict | None = No
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")
+
+
+def smoke(base: str, token: str, body: dict, get: bool = True) -> str:
+    """POST a run to `base`; with `get`, read it twice (the first GET fills the cache, the
+    second reads it, so a GET load afterwards is served from the cache). Its run id."""
+    status, got = http("POST", f"{base}/v1/runs", token, body)
+    if status != 202 or not isinstance(got, dict) or "run_id" not in got:
+        raise BenchError(f"POST {base}/v1/runs answered {status}: {got}")
+    run_id = got["run_id"]
+    for _ in range(2 if get else 0):
+        status, got = http("GET", f"{base}/v1/runs/{run_id}", token)
+        if status != 200 or not isinstance(got, dict) or got.get("run_id") != run_id:
+            raise BenchError(f"GET {base}/v1/runs/{run_id} answered {status}: {got}")
+    return run_id
 
 
 def make_token(secret: str, tenant: str = "bench", user: str = "bench-user") -> str:
@@ -332,6 +487,9 @@ def run_wrk(args, name: str, url: str, script: str, token: str | None, duration:
 def verdict(name: str, res: dict, ref_rps: float) -> dict:
     """Checks of one target; `ref_rps` is its REFERENCE's rps (bare for post/get)."""
     minimum = TARGETS[name]
+    if name in PEER:  # the peer is measured, not judged: its ratios are derived rows
+        return {"ratio": None, "target_ratio": None, "reference": None, "checks": {},
+                "pass": True}
     if name == "post-nopolicies":  # the reference of the policy comparison: rps on / off
         ratio = ref_rps / res["rps"] if res["rps"] else 0.0
         checks = {"errors": res["errors_total"] == 0}
@@ -344,15 +502,18 @@ def verdict(name: str, res: dict, ref_rps: float) -> dict:
     if minimum is not None:
         checks["ratio"] = ratio >= minimum
     return {"ratio": ratio, "target_ratio": minimum, "reference": REFERENCE.get(name),
-            "checks": checks, "pass": all(checks.values())}
+            "inverted": name == "post-nopolicies", "checks": checks,
+            "pass": all(checks.values())}
 
 
 def _verdict_text(v: dict) -> str:
+    if not v["checks"]:
+        return "-"
     failed = [k for k, ok in v["checks"].items() if not ok]
     return "PASS" if v["pass"] else "FAIL (" + ", ".join(failed) + ")"
 
 
-ROW = "{:<30}{:>10}{:>10}{:>9}{:>9}{:>8}{:>8}{:>7}  {}"
+ROW = "{:<34}{:>10}{:>10}{:>9}{:>9}{:>8}{:>8}{:>7}  {}"
 
 
 def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout, extra=()) -> None:
@@ -363,10 +524,11 @@ def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout, extra=()) ->
     print("-" * len(hdr), file=out)
     for label, res, v in rows:
         goal = f"{v['target_ratio']:.0%}" if v["target_ratio"] is not None else "-"
-        ratio = ("100%" if v.get("reference") is None else f"{v['ratio']:.1%}")
+        ratio = ("-" if v["ratio"] is None else
+                 "100%" if v.get("reference") is None else f"{v['ratio']:.1%}")
         text = _verdict_text(v)
         if v.get("reference") and v["reference"] != "bare":
-            text += ("  (ratio: req/s on/off)" if v["target_ratio"] is None
+            text += ("  (ratio: req/s on/off)" if v.get("inverted")
                      else f"  (ratio: req/s vs {LABELS[v['reference']]})")
         print(ROW.format(label, res["requests"], f"{res['rps']:.0f}",
                          f"{res['latency_ms']['p50']:.2f}", f"{res['latency_ms']['p99']:.2f}",
@@ -377,7 +539,12 @@ def print_table(rows: list[tuple[str, dict, dict]], out=sys.stdout, extra=()) ->
 
 LABELS = {"bare": "GET /bare (baseline)", "post": "POST /v1/runs", "get": "GET /v1/runs/{id}",
           "post-registry": "POST /v1/runs by flow_id",
-          "post-nopolicies": "POST /v1/runs, policies off"}
+          "post-nopolicies": "POST /v1/runs, policies off",
+          "post-nokafka": "POST /v1/runs, no Kafka",
+          "peer-post": "peer POST /v1/runs",
+          "peer-get": "peer GET /v1/runs/{id}",
+          "granian-post": "POST /v1/runs, granian, no Kafka",
+          "granian-get": "GET /v1/runs/{id}, granian"}
 
 
 # ---------------------------------------------------------------- derived figures
@@ -417,6 +584,51 @@ def policy_overhead(on: list[dict], off: list[dict]) -> dict:
             "rps_ratio_on_off": round(rps_on / rps_off, 4) if rps_off else None,
             "overhead_per_round": [None if x is None else round(x, 4) for x in per_round],
             "checks": checks, "pass": all(checks.values())}
+
+
+def peer_comparison(summary: dict[str, dict], runs: dict[str, list[dict]]) -> dict:
+    """Ingress / the FastAPI peer for every pair in PEER_PAIRS that ran: req/s ratio (medians
+    over the rounds, and per round), p99s and errors of both. A pair with a goal passes when
+    the ratio reaches it and Ingress has p99 <= PEER_P99_LIMIT_MS and no errors."""
+    out = {}
+    for key, (ingress, peer, goal) in PEER_PAIRS.items():
+        if ingress not in summary or peer not in summary:
+            continue
+        a, b = summary[ingress], summary[peer]
+        ratio = a["rps"] / b["rps"] if b["rps"] else float("inf")
+        checks = {}
+        if goal is not None:
+            checks = {"ratio": ratio >= goal,
+                      "p99": a["latency_ms"]["p99"] <= PEER_P99_LIMIT_MS,
+                      "errors": a["errors_total"] == 0}
+        out[key] = {
+            "ingress": ingress, "peer": peer, "ratio": round(ratio, 3), "goal": goal,
+            "ratio_per_round": [round(x["rps"] / y["rps"], 3) if y["rps"] else None
+                                for x, y in zip(runs[ingress], runs[peer], strict=True)],
+            "rps": {"ingress": a["rps"], "peer": b["rps"]},
+            "p99_ms": {"ingress": a["latency_ms"]["p99"], "peer": b["latency_ms"]["p99"]},
+            "errors": {"ingress": a["errors_total"], "peer": b["errors_total"]},
+            "p99_limit_ms": PEER_P99_LIMIT_MS if goal is not None else None,
+            "checks": checks, "pass": all(checks.values()),
+        }
+    return out
+
+
+def peer_rows(comparison: dict) -> list[tuple]:
+    """Derived table rows `Ingress / peer`: req/s, p99 and errors as ingress/peer."""
+    rows = []
+    for key, v in comparison.items():
+        failed = [k for k, ok in v["checks"].items() if not ok]
+        text = ("shown only" if not v["checks"] else
+                "PASS" if v["pass"] else "FAIL (" + ", ".join(failed) + ")")
+        if v["checks"]:
+            text += f"  (Ingress p99 <= {PEER_P99_LIMIT_MS:.0f} ms, 0 errors)"
+        rows.append((PAIR_LABELS[key], "-",
+                     f"{v['rps']['ingress']:.0f}/{v['rps']['peer']:.0f}", "-",
+                     f"{v['p99_ms']['ingress']:.0f}/{v['p99_ms']['peer']:.0f}",
+                     f"{v['errors']['ingress']}/{v['errors']['peer']}", f"{v['ratio']:.2f}x",
+                     "-" if v["goal"] is None else f"{v['goal']:.1f}x", text))
+    return rows
 
 
 def outbox_pending(database_url: str) -> int:
@@ -525,6 +737,15 @@ def parse_args(argv=None):
                    help="start a tansu broker and a topic; the app servers' outbox relays publish "
                    "during the load; report the publish latency of the POST runs' rows (p50 <= "
                    f"{PUBLISH_P50_LIMIT_MS:.0f} ms) and check the outbox drains")
+    p.add_argument("--peer-file", type=Path, default=ROOT / PEER_FILE,
+                   help="the FastAPI peer (peer-post, peer-get; default: %(default)s); run with "
+                   f"uvicorn from a copy in the results directory, in {PEER_VENV.name} built "
+                   f"from bench/{PEER_REQUIREMENTS.name}. The peer needs a broker: its targets "
+                   "imply --kafka")
+    p.add_argument("--granian", action="store_true",
+                   help="add granian-post and granian-get: Ingress (WSGI) under granian "
+                   "(--workers, --blocking-threads = --threads), outbox relay off, compared "
+                   "with gunicorn's post-nokafka and get")
     p.add_argument("--drain-timeout", type=float, default=15.0,
                    help="with --kafka: seconds to wait for 0 pending outbox rows after the load")
     p.add_argument("--unique-request-id", action="store_true",
@@ -552,6 +773,14 @@ def parse_args(argv=None):
     unknown = wanted - set(TARGETS)
     if unknown or not wanted:
         p.error(f"--targets: unknown {sorted(unknown)}; choose from {','.join(TARGETS)}")
+    if a.granian:
+        wanted |= set(GRANIAN)
+    if wanted & set(PEER):
+        if not a.peer_file.is_file():
+            p.error(f"the FastAPI peer {a.peer_file} does not exist: give its path with "
+                    "--peer-file, or leave peer-post,peer-get out of --targets")
+        a.kafka = True  # the peer publishes every POST (send_and_wait): Ingress's relays too
+        wanted |= {ingress for ingress, peer, _ in PEER_PAIRS.values() if peer in wanted}
     if a.kafka:
         wanted.add("post")  # the publish latency is measured under the POST load
     if a.profile != "none":
@@ -575,7 +804,8 @@ def main(argv=None) -> int:
     secret = secrets.token_urlsafe(48)
     servers: list[Server] = []
     broker = None
-    db_created = False
+    databases: list[str] = []  # dropped on exit
+    peer_version = peer_error = None
 
     def on_term(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -583,8 +813,17 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     try:
+        if set(PEER) & set(targets):
+            try:
+                peer_version = ensure_venv(PEER_VENV, ["-r", str(PEER_REQUIREMENTS)],
+                                           PEER_PROBE)
+            except (BenchError, subprocess.SubprocessError, OSError) as exc:
+                peer_error = f"virtualenv {PEER_VENV.name} could not be built: {exc}"
+                log(f"WARNING: the FastAPI peer cannot run, its virtualenv could not be built "
+                    f"({exc}); continuing without peer-post and peer-get")
+                targets = [t for t in targets if t not in PEER]
         create_database(args.admin_url, dbname)
-        db_created = True
+        databases.append(dbname)
         log(f"database {dbname} created")
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "API_"))},
@@ -600,11 +839,18 @@ def main(argv=None) -> int:
         env.pop("ACCESS_LOG", None)
         env.pop("POLICIES_FILE", None)  # the app runs with the repository's policies.yaml
         env["API_MAX_REQUESTS"] = str(args.max_requests)
-        mig = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        if mig.returncode != 0:
-            raise BenchError(f"migration failed:\n{mig.stdout}\n{mig.stderr}")
+        migrate(env)
         log("migrated")
+        # Ingress without a broker (post-nokafka, granian-*): its own database, relay off
+        nokafka_env = None
+        if set(NOKAFKA) & set(targets):
+            name = f"{dbname}_nokafka"
+            create_database(args.admin_url, name)
+            databases.append(name)
+            nokafka_env = {**env, "DATABASE_URL": db_url(args.admin_url, name),
+                           "OUTBOX_RELAY_ENABLED": "false"}
+            migrate(nokafka_env)
+            log(f"database {name} created and migrated (Ingress without Kafka)")
 
         kafka_topic = None
         if args.kafka:
@@ -622,6 +868,10 @@ def main(argv=None) -> int:
             env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
             env["KAFKA_TOPIC_FLOW_RUNS"] = kafka_topic
             log(f"tansu on {broker.bootstrap} (pid {broker.pid}), topic {kafka_topic}")
+        peer = None
+        if set(PEER) & set(targets):
+            peer = peer_server(args, logdir, secret, broker, databases)
+            servers.append(peer)
 
         app_port, bare_port = free_port(), free_port()
         app = Server("app", "wsgi:app", {**env, "API_PORT": str(app_port)}, app_port, logdir)
@@ -637,26 +887,32 @@ def main(argv=None) -> int:
                            {**env, "API_PORT": str(nopol_port),
                             "POLICIES_FILE": str(policies_off)}, nopol_port, logdir)
             servers.append(nopol)
+        nokafka = granian = None
+        if "post-nokafka" in targets:
+            port = free_port()
+            nokafka = Server("app-nokafka", "wsgi:app", {**nokafka_env, "API_PORT": str(port)},
+                             port, logdir)
+            servers.append(nokafka)
+        if set(GRANIAN) & set(targets):
+            granian = granian_server(args, nokafka_env, logdir)
+            servers.append(granian)
         for s in servers:
-            s.start()
+            if s.proc is None:
+                s.start()
         app.wait_ready("/health/live")
         bare.wait_ready("/bare")
-        if nopol is not None:
-            nopol.wait_ready("/health/live")
+        for s in (nopol, nokafka, granian):
+            if s is not None:
+                s.wait_ready("/health/live")
+        if peer is not None:
+            peer.wait_ready("/health", timeout=60)
         log(f"app on :{app_port}, bare on :{bare_port}"
             + (f", app without policies on :{nopol.port}" if nopol else "")
             + f" ({args.workers} workers x {args.threads} threads, gthread)")
 
         token = make_token(secret)
         base = f"http://127.0.0.1:{app_port}"
-        status, body = http("POST", f"{base}/v1/runs", token, POST_BODY)
-        if status != 202 or not isinstance(body, dict) or "run_id" not in body:
-            raise BenchError(f"POST /v1/runs answered {status}: {body}")
-        run_id = body["run_id"]
-        for _ in range(2):  # first GET fills the cache, the second reads it
-            status, got = http("GET", f"{base}/v1/runs/{run_id}", token)
-            if status != 200:
-                raise BenchError(f"GET /v1/runs/{run_id} answered {status}: {got}")
+        run_id = smoke(base, token, POST_BODY)
         if "post-registry" in targets:
             status, got = http("POST", f"{base}/v1/flows", token, REGISTRY_FLOW)
             if status not in (200, 201):
@@ -679,6 +935,13 @@ def main(argv=None) -> int:
                      for name, a in answers.items()}
             if valid != {"on": False, "off": True}:
                 raise BenchError(f"policies on/off probe (retries 11) gave {answers}")
+        if nokafka is not None:
+            smoke(f"http://127.0.0.1:{nokafka.port}", token, POST_BODY, get=False)
+        # each server's cached GET reads a run it created, cache warmed as for `get`
+        granian_run = smoke(f"http://127.0.0.1:{granian.port}", token, POST_BODY) if granian \
+            else None
+        peer_run = smoke(f"http://127.0.0.1:{peer.port}", token, PEER_POST_BODY) if peer \
+            else None
         log(f"smoke test ok (run {run_id})")
 
         plan = {
@@ -690,11 +953,25 @@ def main(argv=None) -> int:
         if nopol is not None:
             plan["post-nopolicies"] = (f"http://127.0.0.1:{nopol.port}/v1/runs",
                                        "post_run.lua", token)
+        if nokafka is not None:
+            plan["post-nokafka"] = (f"http://127.0.0.1:{nokafka.port}/v1/runs", "post_run.lua",
+                                    token)
+        if granian is not None:
+            gbase = f"http://127.0.0.1:{granian.port}"
+            plan["granian-post"] = (f"{gbase}/v1/runs", "post_run.lua", token)
+            plan["granian-get"] = (f"{gbase}/v1/runs/{granian_run}", "get.lua", token)
+        if peer is not None:
+            pbase = f"http://127.0.0.1:{peer.port}"
+            plan["peer-post"] = (f"{pbase}/v1/runs", "peer_post_run.lua", token)
+            plan["peer-get"] = (f"{pbase}/v1/runs/{peer_run}", "get.lua", token)
         plan = {k: plan[k] for k in targets}
-        server_of = {"bare": "bare", "post-nopolicies": "app_nopol"}
+        server_of = {"bare": "bare", "post-nopolicies": "app_nopol", "post-nokafka": "app_nokafka",
+                     **dict.fromkeys(GRANIAN, "granian"), **dict.fromkeys(PEER, "peer")}
         groups = {"app": {app.proc.pid}, "bare": {bare.proc.pid}}
-        if nopol is not None:
-            groups["app_nopol"] = {nopol.proc.pid}
+        for key, srv in (("app_nopol", nopol), ("app_nokafka", nokafka), ("granian", granian),
+                         ("peer", peer)):
+            if srv is not None:
+                groups[key] = {srv.proc.pid}
         runs: dict[str, list[dict]] = {k: [] for k in plan}
         for rnd in range(1, args.rounds + 1):
             order = list(plan) if rnd % 2 else list(reversed(plan))
@@ -748,6 +1025,10 @@ def main(argv=None) -> int:
              for k in runs if k in REFERENCE}
             for i in range(args.rounds)
         ]
+        peer_cmp = peer_comparison(summary, runs)
+        for key, v in peer_cmp.items():
+            for i, x in enumerate(v["ratio_per_round"]):
+                per_round[i][f"{key}/peer"] = x
 
         policy = None
         if "post-nopolicies" in runs:
@@ -782,7 +1063,7 @@ def main(argv=None) -> int:
             ).fetchone()
             counts = dict(zip(("flow_runs_audit", "outbox_messages", "audit_events"), row, strict=True))
 
-        extra = []
+        extra = peer_rows(peer_cmp)
         if policy is not None:
             text = ("PASS" if policy["pass"] else "FAIL (cpu_overhead)") + (
                 f"  (CPU ms/req on {policy['cpu_ms_per_request_on']:.2f} vs off "
@@ -807,6 +1088,20 @@ def main(argv=None) -> int:
               f"worker recycling {f'every {args.max_requests} requests' if args.max_requests else 'off'}, "
               f"kafka {'tansu, relays on' if args.kafka else 'off'}")
         print_table([(LABELS[k], summary[k], verdicts[k]) for k in plan], extra=extra)
+        if peer_cmp:
+            print(f"Ingress / FastAPI peer ({peer_version}; {args.peer_file.name}, "
+                  f"{args.workers} uvicorn workers), same run, interleaved: " + "; ".join(
+                      f"{PAIR_LABELS[k].removeprefix('Ingress/peer ')} {v['ratio']:.2f}x "
+                      f"(p99 {v['p99_ms']['ingress']:.0f} vs {v['p99_ms']['peer']:.0f} ms, "
+                      f"errors {v['errors']['ingress']} vs {v['errors']['peer']})"
+                      for k, v in peer_cmp.items()))
+        elif set(PEER) & set(args.target_list):
+            print("Ingress / FastAPI peer: NOT MEASURED, the peer's virtualenv could not be "
+                  "built (see the warning above)")
+        if granian is not None:
+            print("granian runs: OUTBOX_RELAY_ENABLED=false and no gunicorn hooks "
+                  "(ingress_app.serving's gc tuning does not run); compared with gunicorn "
+                  "post-nokafka (relay off too) and get")
         if args.rounds > 1:
             for i, r in enumerate(per_round, 1):
                 print(f"  round {i}: " + ", ".join(
@@ -824,7 +1119,7 @@ def main(argv=None) -> int:
               + (" / kafka" if args.kafka else "") + " / wrk / other processes):")
         for k in plan:
             c = summary[k].get("cpu_ms_per_request", {})
-            print(f"  {LABELS[k]:<30}" + "  ".join(f"{n} {v:.2f}" for n, v in c.items()))
+            print(f"  {LABELS[k]:<34}" + "  ".join(f"{n} {v:.2f}" for n, v in c.items()))
         noisy = [f"{LABELS[k]} r{i + 1} {r['other_cpu_share']:.0%}" for k, v in runs.items()
                  for i, r in enumerate(v) if r.get("other_cpu_share", 0) > 0.10]
         if noisy:
@@ -832,6 +1127,7 @@ def main(argv=None) -> int:
                   + "; ".join(noisy) + " (ratios are unreliable; rerun on a quiet machine)")
         print(f"rows after the run: {counts}")
         overall = (all(v["pass"] for v in verdicts.values())
+                   and all(v["pass"] for v in peer_cmp.values())
                    and (policy is None or policy["pass"]) and (kafka is None or kafka["pass"]))
         print(f"OVERALL: {'PASS' if overall else 'FAIL'}")
 
@@ -840,6 +1136,13 @@ def main(argv=None) -> int:
             url, script, tok = plan[args.profile]
             prof = profile(args, args.profile, url, script, tok, app, logdir)
 
+        peer_report = {"not_measured": peer_error} if peer_error else None
+        if peer is not None:
+            peer_report = {**peer.info, "versions": peer_version,
+                           "venv": str(PEER_VENV.relative_to(ROOT)),
+                           "requirements": str(PEER_REQUIREMENTS.relative_to(ROOT)),
+                           "workers": args.workers, "p99_limit_ms": PEER_P99_LIMIT_MS,
+                           "comparison": peer_cmp}
         report = {
             "stamp": stamp,
             "settings": {k: v for k, v in vars(args).items() if k not in ("admin_url",)},
@@ -858,9 +1161,13 @@ def main(argv=None) -> int:
             "rows": counts,
             "pass": overall,
             "profile": prof,
+            "peer": peer_report,
+            "granian": None if granian is None else {
+                "command": " ".join(granian.cmd[1:]), "outbox_relay": False,
+                "worker_hooks": "none (ingress_app.serving not run)"},
         }
         out = logdir / "results.json"
-        out.write_text(json.dumps(report, indent=2))
+        out.write_text(json.dumps(report, indent=2, default=str))
         shutil.copyfile(out, RESULTS / "latest.json")
         print(f"results: {out.relative_to(ROOT)}")
         return 0 if overall else 1
@@ -883,12 +1190,12 @@ def main(argv=None) -> int:
                     shutil.move(broker.log_path, logdir / "tansu.log")
                 except OSError:
                     pass
-        if db_created and not args.keep_db:
+        for name in databases if not args.keep_db else ():
             try:
-                drop_database(args.admin_url, dbname)
-                log(f"database {dbname} dropped")
+                drop_database(args.admin_url, name)
+                log(f"database {name} dropped")
             except Exception as exc:  # pragma: no cover - report, do not mask
-                log(f"could not drop database {dbname}: {exc}")
+                log(f"could not drop database {name}: {exc}")
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
