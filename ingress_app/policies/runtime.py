@@ -28,7 +28,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from ..config import ConfigError
-from ..plugin_manager import load_plugins
+from ..plugin_manager import disabled_plugins, load_plugins
 from .config import PolicyConfig, load_policy_file, parse_policy_text
 from .engine import PolicyEngine
 
@@ -62,7 +62,12 @@ def broken_policies_file_tolerated() -> Iterator[None]:
 
 
 def build_engine(app: Flask, config: PolicyConfig) -> PolicyEngine:
-    plugins = load_plugins(config.plugins, origin=config.line_of("plugins"))
+    plugins = load_plugins(
+        config.plugins,
+        origin=config.line_of("plugins"),
+        disabled=disabled_plugins(app.config.get("INGRESS_DISABLED_PLUGINS", "")),
+        trace=bool(app.config.get("INGRESS_PLUGIN_TRACE")),
+    )
     engine = PolicyEngine(config, plugins)
     plugins.startup(app, config)
     return engine

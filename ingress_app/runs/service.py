@@ -138,7 +138,7 @@ def prepare_run(
     flow, registry_version = _resolve_flow(req, tenant_id)
     ctx = PolicyContext(
         tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
-        correlation_id=correlation_id,
+        correlation_id=correlation_id, input=req.input,
     )
     started = time.perf_counter()
     outcome = policy_engine().evaluate(flow, ctx)
