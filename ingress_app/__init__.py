@@ -17,6 +17,8 @@ from flask import Flask, send_from_directory
 from .config import ConfigError, is_production, load_config, normalise_database_url
 from .dbdeadlines import network_timeout_ms
 from .edge import IngressFlask
+from .state import KEY as STATE_KEY
+from .state import IngressState
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -143,6 +145,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_config()
     settings.update(config or {})
     app.config.update(settings)
+    app.extensions[STATE_KEY] = IngressState()
     if is_production(app.config) and (app.debug or app.config.get("DEBUG")):
         raise ConfigError("debug mode is not allowed in production (INGRESS_ENV=production)")
 

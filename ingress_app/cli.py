@@ -49,7 +49,7 @@ def outbox_status_command() -> None:
     """Print the pending count and the oldest pending message's age."""
     from flask import current_app
 
-    from .outbox.relay import outbox_status
+    from .outbox.health import outbox_status
 
     status = outbox_status(current_app._get_current_object())
     age = status["oldest_pending_age_seconds"]

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from .cache import cache_ping
 from .extensions import Blueprint, db
+from .state import ingress_state
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
@@ -73,7 +74,7 @@ def _check_cache() -> dict:
 
 def health_report() -> dict:
     checks = {"database": _check_database(), "cache": _check_cache()}
-    for extra in current_app.extensions.get("ingress_health_checks", []):
+    for extra in ingress_state().health_checks:
         checks.update(extra())
     statuses = {check["status"] for check in checks.values()}
     overall = (

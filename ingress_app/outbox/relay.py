@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -34,6 +34,7 @@ from sqlalchemy import bindparam, text
 from .. import metrics
 from ..db_types import UtcDateTime, utcnow
 from ..extensions import db
+from ..state import ingress_state
 from .kafka import producer_config
 from .messages import signal
 from .models import PENDING, OutboxMessage
@@ -331,14 +332,15 @@ def start_background_relay(app: Flask) -> OutboxRelay | None:
     if not relay_wanted(app):
         return None
     relay = OutboxRelay(app).start()
-    app.extensions["ingress_outbox_relay"] = relay
+    ingress_state(app).outbox_relay = relay
     log.info("outbox relay started")
     return relay
 
 
 def stop_background_relay(app: Flask) -> None:
     """Stop the relay and flush its producer (gunicorn `worker_exit`)."""
-    relay = app.extensions.pop("ingress_outbox_relay", None)
+    state = ingress_state(app)
+    relay, state.outbox_relay = state.outbox_relay, None
     if relay is not None:
         relay.stop()
 
@@ -376,23 +378,3 @@ def prune_retained(app: Flask) -> dict[str, int]:
         if count:
             log.info("pruned old rows", extra={"table": table, "deleted": count})
     return counts
-
-
-def outbox_status(app: Flask) -> dict[str, Any]:
-    """Pending count, the age of the oldest pending message, and the dead-lettered count."""
-    with app.app_context():
-        with db.engine.connect() as conn:
-            pending, oldest, failed = conn.execute(
-                text(
-                    "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_messages "
-                    f"WHERE failed_at IS NOT NULL) FROM outbox_messages WHERE {PENDING}"
-                )
-            ).one()
-    if isinstance(oldest, str):  # SQLite returns text from an aggregate
-        oldest = datetime.fromisoformat(oldest)
-    age = None
-    if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
-        age = max(0.0, (utcnow() - oldest).total_seconds())
-    return {"pending": int(pending), "oldest_pending_age_seconds": age, "failed": int(failed)}
