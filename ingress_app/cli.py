@@ -163,7 +163,7 @@ def events_consume_command(max_messages: int | None, metrics_port: int | None) -
     """Apply run status events from KAFKA_TOPIC_RUN_EVENTS until stopped."""
     from flask import current_app
 
-    from .outbox.consumer import RunEventConsumer
+    from .runs.consumer import RunEventConsumer
 
     app = current_app._get_current_object()
     if not app.config.get("KAFKA_BOOTSTRAP_SERVERS"):

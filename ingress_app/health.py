@@ -17,7 +17,8 @@ from flask.views import MethodView
 from sqlalchemy import text
 
 from .cache import cache_ping
-from .extensions import Blueprint, db
+from .extensions import db
+from .smorest import Blueprint
 from .state import ingress_state
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
