@@ -520,10 +520,6 @@ def auth_required(view):
     return wrapper
 
 
-def current_principal() -> Principal:
-    return g.principal
-
-
 def issue_token(tenant_id: str, user_id: str, minutes: int | None = None, **claims: Any) -> str:
     """Create an access token for `user_id` in `tenant_id` (operators' CLI, tests)."""
     if current_app.config["JWT_ALGORITHM"] in _ASYMMETRIC and not current_app.config.get(

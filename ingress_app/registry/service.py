@@ -1,4 +1,4 @@
-"""The flow registry: tenant-scoped, versioned flow definitions (DESIGN §3, §4 step 4).
+"""The flow registry: tenant-scoped, versioned flow definitions.
 
 Rules (docs/registry.md explains them for API users):
 
