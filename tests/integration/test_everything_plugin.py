@@ -112,3 +112,16 @@ def test_enabling_a_policy_of_a_disabled_plugin_stops_the_startup(make_pg_app, t
             POLICIES_FILE=policies_file(tmp_path, GATED),
             INGRESS_DISABLED_PLUGINS="tests.plugins.everything",
         )
+
+
+def test_policies_check_names_a_disabled_plugin_as_disabled(make_pg_app, tmp_path):
+    path = policies_file(tmp_path, "version: 1\nplugins: [tests.plugins.everything]\n")
+    app = make_pg_app(POLICIES_FILE=path, INGRESS_DISABLED_PLUGINS="tests.plugins.everything")
+
+    result = app.test_cli_runner().invoke(args=["policies", "check", path])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    [loaded] = [line for line in lines if line.startswith("plugins: ")]
+    assert "tests.plugins.everything" not in loaded
+    assert "plugins disabled: tests.plugins.everything" in lines
