@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Compare Ingress POST /v1/runs with Prefect 3's server POST /api/flow_runs/ (issue 7).
+"""Compare Ingress POST /v1/runs with Prefect 3's server POST /api/flow_runs/.
 
     python bench/prefect_compare.py [--duration 15] [--connections 32]
 

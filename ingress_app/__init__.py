@@ -17,6 +17,8 @@ from flask import Flask, send_from_directory
 from .config import ConfigError, is_production, load_config, normalise_database_url
 from .dbdeadlines import network_timeout_ms
 from .edge import IngressFlask
+from .state import KEY as STATE_KEY
+from .state import IngressState
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -143,6 +145,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_config()
     settings.update(config or {})
     app.config.update(settings)
+    app.extensions[STATE_KEY] = IngressState()
     if is_production(app.config) and (app.debug or app.config.get("DEBUG")):
         raise ConfigError("debug mode is not allowed in production (INGRESS_ENV=production)")
 
@@ -157,13 +160,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
 
-    from . import audit, outbox, runs, webhooks  # noqa: F401  (models register on import)
+    # every table joins `db.metadata` when its model module is imported (migrations,
+    # `create_all` in development), so all of them are imported before the first use
     from .audit import models as _audit_models  # noqa: F401
     from .auth import configure_jwt
     from .errors import register_error_handlers
-    from .extensions import Api, cache, db, migrate
+    from .extensions import cache, db, migrate
     from .outbox import models as _outbox_models  # noqa: F401
     from .ratelimit import init_rate_limits
+    from .registry import models as _registry_models  # noqa: F401
+    from .runs import models as _runs_models  # noqa: F401
     from .webhooks import models as _webhook_models  # noqa: F401
 
     db.init_app(app)
@@ -179,6 +185,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cache.init_app(app)
     configure_jwt(app)
     # flask-smorest's Api keeps one app's spec, so each app gets its own.
+    from .smorest import Api
+
     api = Api(app)
 
     from .edge import init_edge

@@ -29,6 +29,7 @@ from .config import ConfigError, is_production
 from .errors import ServiceUnavailable, Unauthorized, error_response
 from .extensions import jwt
 from .security import is_weak_secret
+from .state import ingress_state
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,10 @@ def configure_jwt(app: Flask) -> None:
         _warn_without_claim_checks(app)
     jwks = _configure_jwks(cfg, algorithm, production)
     jwt.init_app(app)
-    app.extensions["ingress_jwks"] = jwks
-    app.extensions["ingress_verified_tokens"] = VerifiedTokens(cfg["JWT_DECODE_LEEWAY"])
-    app.extensions["ingress_previous_jwt_key"] = previous or None
+    state = ingress_state(app)
+    state.jwks = jwks
+    state.verified_tokens = VerifiedTokens(cfg["JWT_DECODE_LEEWAY"])
+    state.previous_jwt_key = previous or None
     if previous:
         log.info("JWT key rotation: tokens signed with the previous key are still accepted")
 
@@ -154,7 +156,7 @@ def _warn_without_claim_checks(app: Flask) -> None:
         f"{' and '.join('aud' if m == 'JWT_AUDIENCE' else 'iss' for m in missing)} claim"
     )
     log.warning("token claim checks incomplete in production: %s", message)
-    app.extensions.setdefault("ingress_health_checks", []).append(
+    ingress_state(app).health_checks.append(
         lambda: {"token_claims": {"status": "warn", "output": message}}
     )
 
@@ -297,7 +299,7 @@ def _configure_jwks(cfg: dict[str, Any], algorithm: str, production: bool) -> Jw
 def _decode_key(header: dict[str, Any], payload: dict[str, Any]) -> Any:
     """The key flask-jwt-extended verifies a token with: from the JWKS when one is set
     (a token without `kid` and a static `JWT_PUBLIC_KEY` falls back to that key)."""
-    jwks: JwksKeys | None = current_app.extensions.get("ingress_jwks")
+    jwks: JwksKeys | None = ingress_state().jwks
     if jwks is None or ("kid" not in header and current_app.config.get("JWT_PUBLIC_KEY")):
         return jwt_config.decode_key  # flask-jwt-extended's own choice: secret or public key
     return jwks.key_for(header)
@@ -309,7 +311,7 @@ def _claims_from_previous_key(token: str | None) -> dict[str, Any] | None:
     The same checks as for the current key (pinned algorithm, leeway, issuer, audience,
     `exp` required); None when no previous key is configured or it does not verify.
     """
-    key = current_app.extensions.get("ingress_previous_jwt_key")
+    key = ingress_state().previous_jwt_key
     if not key or not token:
         return None
     cfg = current_app.config
@@ -489,7 +491,7 @@ def authenticate() -> Principal:
     principal = getattr(ctx_g, "principal", None)
     if principal is not None:
         return principal
-    verified: VerifiedTokens = current_app.extensions["ingress_verified_tokens"]
+    verified: VerifiedTokens = ingress_state().verified_tokens
     token = _bearer_token()
     principal = verified.get(token) if token else None
     if principal is None:
@@ -516,10 +518,6 @@ def auth_required(view):
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def current_principal() -> Principal:
-    return g.principal
 
 
 def issue_token(tenant_id: str, user_id: str, minutes: int | None = None, **claims: Any) -> str:

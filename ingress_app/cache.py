@@ -40,14 +40,11 @@ class _Breaker:
             )
 
 
-_EXTENSION = "ingress_cache_breaker"
-
-
 def breaker_for(app) -> _Breaker:
-    breaker = app.extensions.get(_EXTENSION)
-    if breaker is None:
-        breaker = app.extensions.setdefault(_EXTENSION, _Breaker())
-    return breaker
+    state = app.extensions["ingress"]
+    if state.cache_breaker is None:
+        state.cache_breaker = _Breaker()
+    return state.cache_breaker
 
 
 def _breaker() -> _Breaker:
@@ -103,7 +100,3 @@ def cache_ping() -> tuple[bool, str | None]:
     except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"[:300]
 
-
-def reset_breaker() -> None:
-    """Close the current application's breaker (use the cache again at once)."""
-    _breaker().open_until = 0.0

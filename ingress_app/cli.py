@@ -49,7 +49,7 @@ def outbox_status_command() -> None:
     """Print the pending count and the oldest pending message's age."""
     from flask import current_app
 
-    from .outbox.relay import outbox_status
+    from .outbox.health import outbox_status
 
     status = outbox_status(current_app._get_current_object())
     age = status["oldest_pending_age_seconds"]
@@ -108,7 +108,7 @@ def outbox_prune_command() -> None:
     deliveries and audit events, as the relays do)."""
     from flask import current_app
 
-    from .outbox.relay import prune_retained
+    from .retention import prune_retained
 
     counts = prune_retained(current_app._get_current_object())
     click.echo(f"deleted: {counts.pop('outbox_messages')}")
@@ -163,7 +163,7 @@ def events_consume_command(max_messages: int | None, metrics_port: int | None) -
     """Apply run status events from KAFKA_TOPIC_RUN_EVENTS until stopped."""
     from flask import current_app
 
-    from .outbox.consumer import RunEventConsumer
+    from .runs.consumer import RunEventConsumer
 
     app = current_app._get_current_object()
     if not app.config.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -261,8 +261,11 @@ def policies_check_command(file: str | None) -> None:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     click.echo(f"{path}: OK")
-    plugin_names = sorted(name for name, _ in engine.plugins.manager.list_name_plugin())
-    click.echo(f"plugins: {', '.join(plugin_names)}")
+    loaded = engine.plugins.manager.list_name_plugin()
+    click.echo(f"plugins: {', '.join(sorted(name for name, plugin in loaded if plugin))}")
+    disabled = sorted(name for name, plugin in loaded if plugin is None)
+    if disabled:
+        click.echo(f"plugins disabled: {', '.join(disabled)}")
     click.echo(f"policies available: {', '.join(sorted(engine.plugins.policies))}")
     click.echo(f"webhook sources available: {', '.join(sorted(engine.plugins.adapters))}")
     click.echo(f"defaults: {json.dumps(engine.describe('*')['policies'], sort_keys=True)}")

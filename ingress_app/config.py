@@ -102,6 +102,10 @@ SETTINGS: list[tuple[str, Any, type]] = [
     # policies
     ("POLICIES_FILE", "policies.yaml", str),
     ("POLICIES_RELOAD_INTERVAL_SECONDS", 2.0, float),
+    # plugins (by plugin name, comma-separated) not to load, even when installed or listed
+    ("INGRESS_DISABLED_PLUGINS", "", str),
+    # log every plugin hook call with its arguments and results (pluggy's tracing)
+    ("INGRESS_PLUGIN_TRACE", False, bool),
     ("RATELIMIT_STORAGE_URI", "", str),
     # webhooks: Fernet key(s) for secrets at rest, Standard Webhooks clock tolerance,
     # old secret's validity after a rotation, how long deliveries are kept for dedupe

@@ -34,8 +34,11 @@ class PolicyContext:
 
     tenant_id: str
     user_id: str
-    source: str = "api"  # "api", "webhook", "registry", "validate"
+    source: str = "api"  # "api", "webhook", "registry", "validate", "orchestrator"
     correlation_id: str | None = None
+    #: the run's `input` as the caller sent it (None for a flow registration, where
+    #: there is no run); read-only
+    input: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
+from .state import ingress_state
+
 log = logging.getLogger(__name__)
 
 _ACTIVE = pq.TransactionStatus.ACTIVE
@@ -40,7 +42,6 @@ _FIRED = -1  # descriptor slot of a call its deadline has ended
 _FORGET_FIRED_AFTER = 60.0  # a fired entry nobody disarms is dropped after this
 _IDLE_EXIT_SECONDS = 30.0  # the watchdog thread stops after this long with nothing armed
 
-EXTENSION = "ingress_db_deadlines"
 
 
 class CallDeadlines:
@@ -212,7 +213,7 @@ def install(app, engine) -> CallDeadlines | None:
     if engine.dialect.name != "postgresql":
         return None
     deadlines = CallDeadlines(network_timeout_ms(app.config) / 1000)
-    app.extensions[EXTENSION] = deadlines
+    ingress_state(app).db_deadlines = deadlines
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_execute(conn, cursor, statement, parameters, context, executemany):

@@ -141,7 +141,7 @@ class EdgeMiddleware:
 def make_before_request(app: Flask) -> Callable[[], None]:
     from .policies.runtime import PolicyRuntime
 
-    runtime: PolicyRuntime = app.extensions["ingress_policies"]
+    runtime: PolicyRuntime = app.extensions["ingress"].policies
 
     def before_request() -> None:
         req = request._get_current_object()  # one context lookup instead of five

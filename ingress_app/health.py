@@ -17,7 +17,9 @@ from flask.views import MethodView
 from sqlalchemy import text
 
 from .cache import cache_ping
-from .extensions import Blueprint, db
+from .extensions import db
+from .smorest import Blueprint
+from .state import ingress_state
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
@@ -73,7 +75,7 @@ def _check_cache() -> dict:
 
 def health_report() -> dict:
     checks = {"database": _check_database(), "cache": _check_cache()}
-    for extra in current_app.extensions.get("ingress_health_checks", []):
+    for extra in ingress_state().health_checks:
         checks.update(extra())
     statuses = {check["status"] for check in checks.values()}
     overall = (

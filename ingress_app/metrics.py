@@ -24,6 +24,9 @@ from prometheus_client import (
 from prometheus_client import values as _values
 from prometheus_client.core import GaugeMetricFamily
 
+from .outbox.health import outbox_status
+from .state import ingress_state
+
 _pid = os.getpid()
 
 
@@ -83,8 +86,6 @@ class OutboxCollector:
         self.app = app
 
     def collect(self):
-        from .outbox.relay import outbox_status
-
         pending = GaugeMetricFamily("ingress_outbox_pending", "Outbox messages waiting for Kafka.")
         oldest = GaugeMetricFamily("ingress_outbox_oldest_pending_age_seconds",
                                    "Age of the oldest waiting outbox message.")
@@ -124,7 +125,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def _registry(app: Flask) -> CollectorRegistry:
-    registry = app.extensions.get("ingress_metrics_registry")
+    registry = ingress_state(app).metrics_registry
     if registry is not None:
         return registry
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -136,7 +137,7 @@ def _registry(app: Flask) -> CollectorRegistry:
         registry = CollectorRegistry()
         registry.register(_DefaultRegistryProxy())
     registry.register(OutboxCollector(app))
-    app.extensions["ingress_metrics_registry"] = registry
+    ingress_state(app).metrics_registry = registry
     return registry
 
 

@@ -23,7 +23,6 @@ from flask_limiter import Limiter
 from . import keys
 from .policies.runtime import policy_engine
 
-EXTENSION = "ingress_rate_limits"
 NO_LIMIT = "1000000/second"
 
 
@@ -97,7 +96,7 @@ def tenant_limited(view: Callable) -> Callable:
         if _no_limit():  # most tenants have no limit: skip Flask-Limiter entirely
             return view(*args, **kwargs)
         setattr(g, _ENTERED, True)
-        with current_app.extensions[EXTENSION].tenant_limit:  # over the limit: 429
+        with current_app.extensions["ingress"].rate_limits.tenant_limit:  # over the limit: 429
             return view(*args, **kwargs)
 
     return limited
@@ -116,4 +115,4 @@ def init_rate_limits(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     cfg.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     cfg.setdefault("RATELIMIT_KEY_PREFIX", cfg.get("CACHE_KEY_PREFIX", "ingress:") + "ratelimit")
-    app.extensions[EXTENSION] = TenantRateLimits(app)
+    app.extensions["ingress"].rate_limits = TenantRateLimits(app)

@@ -2,7 +2,7 @@
 
 Importing this module is cheap and creates no metrics, so the master imports it at
 start-up and its hooks import nothing. The worker hooks run only in a worker, after
-the app has loaded the outbox modules they use. Every hook is wrapped by
+the app has loaded, and import the outbox relay there. Every hook is wrapped by
 `never_raises`: gunicorn runs master hooks in its main loop and SIGCHLD handler, where
 an exception ends the arbiter, and a worker hook that raises before the worker booted
 makes the master halt the whole server.
@@ -43,7 +43,7 @@ def post_worker_init(worker: Any) -> None:
     """Start the worker's outbox relay after fork (producers are never shared) and tune
     the garbage collector. If the relay cannot start the worker still serves; another
     relay publishes what it accepts."""
-    from .outbox.relay import start_background_relay  # loaded by the app already
+    from .outbox.relay import start_background_relay  # in the worker, never the master
 
     tune_gc_for_serving()
     start_background_relay(worker.wsgi)
@@ -52,7 +52,7 @@ def post_worker_init(worker: Any) -> None:
 @never_raises
 def worker_exit(server: Any, worker: Any) -> None:
     """Stop the relay and flush its producer: a graceful stop leaves nothing in flight."""
-    from .outbox.relay import stop_background_relay  # loaded by the app already
+    from .outbox.relay import stop_background_relay  # in the worker, never the master
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingress_app.config import SETTINGS, _convert
+from ingress_app.config import SETTINGS, load_config
 from ingress_app.outbox.relay import PERMANENT_ERRORS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -441,7 +441,7 @@ def test_every_ingress_variable_is_a_real_setting(compose, name):
             continue
         assert key in SETTING_TYPES, f"{name}: {key} is not in ingress_app/config.py SETTINGS"
         if value not in (None, ""):
-            _convert(str(value), SETTING_TYPES[key])  # "0.25s" for a float fails here
+            load_config({key: str(value)})  # "0.25s" for a float fails here
 
 
 def test_app_services_share_one_image_and_production_settings(compose):
@@ -457,9 +457,8 @@ def test_app_services_share_one_image_and_production_settings(compose):
 
 def test_relays_are_configured_somewhere(compose):
     services = compose["services"]
-    in_worker = _convert(
-        str(services["ingress"]["environment"].get("OUTBOX_RELAY_ENABLED", "true")), bool
-    )
+    environment = {k: str(v) for k, v in services["ingress"]["environment"].items()}
+    in_worker = load_config(environment)["OUTBOX_RELAY_ENABLED"]
     assert in_worker or "relay" in services, "no process would publish the outbox"
 
 

@@ -107,6 +107,15 @@ def test_hook_has_a_test(hook, test_sources):
     assert users, f"no test under tests/ mentions the hook {hook}"
 
 
+@pytest.mark.parametrize("hook", HOOKS)
+def test_the_everything_plugin_implements_the_hook(hook):
+    """`tests/plugins/everything.py` implements every hook, so each one is called for real."""
+    plugins = load_plugins(["tests.plugins.everything"], load_entry_points=False)
+
+    implementers = {impl.plugin_name for impl in getattr(plugins.manager.hook, hook).get_hookimpls()}
+    assert "tests.plugins.everything" in implementers, f"tests/plugins/everything.py lacks {hook}"
+
+
 @pytest.mark.parametrize("name", CONTRACT_CLASSES)
 def test_contract_class_is_documented(name, headings, code_names):
     in_heading = any(re.search(rf"\b{name}\b", h) for h in headings)

@@ -8,9 +8,10 @@ from flask.views import MethodView
 from marshmallow import validate
 
 from ..auth import auth_required
-from ..extensions import Blueprint, db
+from ..extensions import db
 from ..pagination import PageArgsSchema, page, page_schema, paginate
 from ..schemas import documents_errors
+from ..smorest import Blueprint
 from .models import AuditEvent
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="The audit trail.")

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
+from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
+from sqlalchemy import text
 
+from ..db_types import utcnow
+from ..extensions import db
+from ..state import ingress_state
 from .kafka import client_config
-from .relay import outbox_status
+from .models import PENDING
 
 _KAFKA_CACHE_SECONDS = 5.0
 _lock = threading.Lock()
@@ -88,4 +94,24 @@ def outbox_check() -> dict:
 
 
 def register_health_checks(app) -> None:
-    app.extensions.setdefault("ingress_health_checks", []).extend([kafka_check, outbox_check])
+    ingress_state(app).health_checks.extend([kafka_check, outbox_check])
+
+
+def outbox_status(app: Flask) -> dict[str, Any]:
+    """Pending count, the age of the oldest pending message, and the dead-lettered count."""
+    with app.app_context():
+        with db.engine.connect() as conn:
+            pending, oldest, failed = conn.execute(
+                text(
+                    "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_messages "
+                    f"WHERE failed_at IS NOT NULL) FROM outbox_messages WHERE {PENDING}"
+                )
+            ).one()
+    if isinstance(oldest, str):  # SQLite returns text from an aggregate
+        oldest = datetime.fromisoformat(oldest)
+    age = None
+    if oldest is not None:
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        age = max(0.0, (utcnow() - oldest).total_seconds())
+    return {"pending": int(pending), "oldest_pending_age_seconds": age, "failed": int(failed)}

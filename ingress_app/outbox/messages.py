@@ -1,4 +1,4 @@
-"""Messages to the orchestrator (DESIGN §8) as outbox rows.
+"""Messages to the orchestrator as outbox rows.
 
 Every message is a JSON envelope with `schema_version`, `type` and `message_id`;
 the Kafka key is the run id and the headers carry `correlation_id`, `tenant_id`

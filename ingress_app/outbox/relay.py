@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -34,6 +34,8 @@ from sqlalchemy import bindparam, text
 from .. import metrics
 from ..db_types import UtcDateTime, utcnow
 from ..extensions import db
+from ..retention import prune_retained
+from ..state import ingress_state
 from .kafka import producer_config
 from .messages import signal
 from .models import PENDING, OutboxMessage
@@ -262,8 +264,8 @@ class OutboxRelay:
                 producer.poll(0.05)
 
     def prune(self) -> int:
-        """Delete what is kept only for a while (see `prune_retained`); returns how many
-        published outbox messages were deleted."""
+        """Delete what is kept only for a while (`retention.prune_retained`); returns
+        how many published outbox messages were deleted."""
         return prune_retained(self.app)["outbox_messages"]
 
     def run_forever(self) -> None:
@@ -331,68 +333,14 @@ def start_background_relay(app: Flask) -> OutboxRelay | None:
     if not relay_wanted(app):
         return None
     relay = OutboxRelay(app).start()
-    app.extensions["ingress_outbox_relay"] = relay
+    ingress_state(app).outbox_relay = relay
     log.info("outbox relay started")
     return relay
 
 
 def stop_background_relay(app: Flask) -> None:
     """Stop the relay and flush its producer (gunicorn `worker_exit`)."""
-    relay = app.extensions.pop("ingress_outbox_relay", None)
+    state = ingress_state(app)
+    relay, state.outbox_relay = state.outbox_relay, None
     if relay is not None:
         relay.stop()
-
-
-def prune_retained(app: Flask) -> dict[str, int]:
-    """Delete rows kept only for a while, so no table needs a cron job; the relays call
-    this every OUTBOX_PRUNE_INTERVAL_SECONDS (also `flask outbox prune`):
-
-    - published outbox messages older than OUTBOX_RETENTION_HOURS (dead-lettered ones
-      stay until an operator retries or deletes them);
-    - webhook deliveries last seen more than WEBHOOK_DELIVERY_RETENTION_HOURS ago (their
-      dedupe window);
-    - audit events older than AUDIT_RETENTION_DAYS (0 keeps them).
-
-    Returns how many rows went, per table.
-    """
-    from ..audit.service import prune_audit_events
-    from ..webhooks.service import prune_deliveries
-
-    config = app.config
-    cutoff = utcnow() - timedelta(hours=config["OUTBOX_RETENTION_HOURS"])
-    with app.app_context():
-        with db.engine.begin() as conn:
-            deleted = conn.execute(
-                _table.delete().where(
-                    _table.c.published_at.is_not(None), _table.c.published_at < cutoff
-                )
-            ).rowcount
-        counts = {"outbox_messages": deleted, "webhook_deliveries": prune_deliveries()}
-        days = int(config["AUDIT_RETENTION_DAYS"])
-        counts["audit_events"] = (
-            prune_audit_events(utcnow() - timedelta(days=days)) if days > 0 else 0
-        )
-    for table, count in counts.items():
-        if count:
-            log.info("pruned old rows", extra={"table": table, "deleted": count})
-    return counts
-
-
-def outbox_status(app: Flask) -> dict[str, Any]:
-    """Pending count, the age of the oldest pending message, and the dead-lettered count."""
-    with app.app_context():
-        with db.engine.connect() as conn:
-            pending, oldest, failed = conn.execute(
-                text(
-                    "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox_messages "
-                    f"WHERE failed_at IS NOT NULL) FROM outbox_messages WHERE {PENDING}"
-                )
-            ).one()
-    if isinstance(oldest, str):  # SQLite returns text from an aggregate
-        oldest = datetime.fromisoformat(oldest)
-    age = None
-    if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
-        age = max(0.0, (utcnow() - oldest).total_seconds())
-    return {"pending": int(pending), "oldest_pending_age_seconds": age, "failed": int(failed)}

@@ -1,4 +1,4 @@
-"""Policy evaluation for the accept pipeline (DESIGN §7).
+"""Policy evaluation for the accept pipeline.
 
 `PolicyEngine` resolves `policies.yaml` against the loaded plugins once (unknown
 names and bad options fail here, at startup), giving each tenant a ready chain of

@@ -25,10 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from ..config import ConfigError
-from ..plugin_manager import load_plugins
+from ..plugin_manager import disabled_plugins, load_plugins
+from ..state import ingress_state
 from .config import PolicyConfig, load_policy_file, parse_policy_text
 from .engine import PolicyEngine
 
@@ -62,7 +63,12 @@ def broken_policies_file_tolerated() -> Iterator[None]:
 
 
 def build_engine(app: Flask, config: PolicyConfig) -> PolicyEngine:
-    plugins = load_plugins(config.plugins, origin=config.line_of("plugins"))
+    plugins = load_plugins(
+        config.plugins,
+        origin=config.line_of("plugins"),
+        disabled=disabled_plugins(app.config.get("INGRESS_DISABLED_PLUGINS", "")),
+        trace=bool(app.config.get("INGRESS_PLUGIN_TRACE")),
+    )
     engine = PolicyEngine(config, plugins)
     plugins.startup(app, config)
     return engine
@@ -197,16 +203,13 @@ class PolicyRuntime:
         return {"policies": check}
 
 
-def policy_runtime() -> PolicyRuntime:
-    return current_app.extensions["ingress_policies"]
-
-
 def policy_engine() -> PolicyEngine:
-    return current_app.extensions["ingress_policies"].engine
+    return ingress_state().policies.engine
 
 
 def init_policies(app: Flask) -> PolicyRuntime:
     runtime = PolicyRuntime(app)
-    app.extensions["ingress_policies"] = runtime
-    app.extensions.setdefault("ingress_health_checks", []).append(runtime.health)
+    state = ingress_state(app)
+    state.policies = runtime
+    state.health_checks.append(runtime.health)
     return runtime

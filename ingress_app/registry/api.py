@@ -9,9 +9,9 @@ from flask import g
 from flask.views import MethodView
 
 from ..auth import auth_required
-from ..extensions import Blueprint
 from ..pagination import PageArgsSchema
 from ..schemas import LOCATION, documents_errors
+from ..smorest import Blueprint
 from . import service
 from .schemas import (
     FlowListArgsSchema,

@@ -9,7 +9,7 @@ from ..pagination import PageArgsSchema, page_schema
 
 
 class FlowRegisterSchema(ma.Schema):
-    """A flow version to register: the flow model (DESIGN §5) plus `tags` and `metadata`.
+    """A flow version to register: the flow model plus `tags` and `metadata`.
 
     The fields are documented here and validated by the registry (every problem is
     listed in `detail.problems`); unknown flow fields are kept and passed through.

@@ -1,4 +1,4 @@
-"""The flow registry: tenant-scoped, versioned flow definitions (DESIGN §3, §4 step 4).
+"""The flow registry: tenant-scoped, versioned flow definitions.
 
 Rules (docs/registry.md explains them for API users):
 
@@ -45,6 +45,7 @@ from ..flows import Flow, FlowValidationError, parse_flow
 from ..jsonutil import dumps_str, stdlib_canonical
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
+from ..state import ingress_state
 from .models import FlowVersion
 
 log = logging.getLogger(__name__)
@@ -362,15 +363,12 @@ class LocalLookups:
         self._entries.pop(key, None)
 
 
-_LOCAL = "ingress_registry_lookups"
-
-
 def _local_lookups() -> LocalLookups:
-    lookups = current_app.extensions.get(_LOCAL)
-    if lookups is None:
+    state = ingress_state()
+    if state.registry_lookups is None:
         seconds = float(current_app.config.get("REGISTRY_LOCAL_CACHE_SECONDS", 1.0))
-        lookups = current_app.extensions.setdefault(_LOCAL, LocalLookups(seconds))
-    return lookups
+        state.registry_lookups = LocalLookups(seconds)
+    return state.registry_lookups
 
 
 def _read(tenant_id: str, flow_id: str, version: str | None) -> Any:

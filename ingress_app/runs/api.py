@@ -10,7 +10,6 @@ from werkzeug.routing import UnicodeConverter
 from ..auth import auth_required
 from ..body import json_body
 from ..errors import BadRequest
-from ..extensions import Blueprint
 from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
 from ..responses import JSONBytesResponse
@@ -22,6 +21,7 @@ from ..schemas import (
     documents_errors,
     idempotency_key_parameter,
 )
+from ..smorest import Blueprint
 from . import service
 from .schemas import (
     RunAcceptedSchema,

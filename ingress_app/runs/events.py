@@ -143,7 +143,7 @@ def _task_update(run: FlowRun, event: dict[str, Any]) -> str:
 def _post_task_violations(run: FlowRun, event: dict[str, Any]) -> list[dict[str, Any]]:
     """PostTaskPolicies judge a finished task: breaches are recorded, not enforced."""
     ctx = PolicyContext(tenant_id=run.tenant_id, user_id=run.user_id, source="orchestrator",
-                        correlation_id=run.correlation_id)
+                        correlation_id=run.correlation_id, input=run.input_data)
     violations = policy_engine().evaluate_post_task(event["task_id"], dict(event), ctx)
     if violations:
         audit.add_audit_event(

@@ -51,8 +51,8 @@ class DirectAccepts:
     def __init__(self, app: Flask, wsgi_app: Callable):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.verified = app.extensions["ingress_verified_tokens"]
-        self.policies = app.extensions["ingress_policies"]
+        self.verified = app.extensions["ingress"].verified_tokens
+        self.policies = app.extensions["ingress"].policies
         self.cors = bool(cors_origins(app.config))
         self.max_length = app.config.get("MAX_CONTENT_LENGTH")
 

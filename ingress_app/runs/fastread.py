@@ -83,7 +83,7 @@ def _reader(backend: Any) -> Any:
 class CachedRunReads:
     def __init__(self, app: Flask, wsgi_app: Callable):
         self.wsgi_app = wsgi_app
-        self.verified = app.extensions["ingress_verified_tokens"]
+        self.verified = app.extensions["ingress"].verified_tokens
         self.backend = _reader(app.extensions["cache"][cache])
         self.breaker = breaker_for(app)
         self.cors = bool(cors_origins(app.config))

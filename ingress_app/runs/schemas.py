@@ -8,36 +8,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..pagination import PageArgsSchema, page_schema
-from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
+from ..schemas import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
 from .models import STATUSES
-
-
-class FlowTaskSchema(ma.Schema):
-    """A task of a flow (documentation; `ingress_app.flows` validates)."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    id = ma.fields.String(required=True)
-    type = ma.fields.String(required=True)
-    name = ma.fields.String()
-    depends_on = ma.fields.List(ma.fields.String())
-    retries = ma.fields.Integer(metadata={"minimum": 0, "default": 0})
-    timeout_seconds = ma.fields.Integer(metadata={"exclusiveMinimum": 0, "default": 300})
-    config = ma.fields.Dict()
-
-
-class FlowDefinitionSchema(ma.Schema):
-    """A flow: a DAG of agent tasks (documentation; `ingress_app.flows` validates)."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    id = ma.fields.String(required=True)
-    version = ma.fields.String()
-    type = ma.fields.String(metadata={"enum": ["DAG"], "default": "DAG"})
-    tenant_id = ma.fields.String()
-    tasks = ma.fields.List(ma.fields.Nested(FlowTaskSchema), required=True)
 
 
 class RunCreateSchema(ma.Schema):
@@ -181,17 +153,36 @@ class RunValidationSchema(ma.Schema):
     flow_definition = ma.fields.Dict(required=True)
 
 
-_TEXT_LIMITS = {"flow_id": 255, "flow_version": 64, "tenant_id": 255, "request_id": 255}
-_OBJECT_FIELDS = ("flow_definition", "input")
+#: What `parse_run_body` checks, read from `RunCreateSchema` (the one contract): its
+#: text fields with their validators (lengths, patterns), and its object fields.
+_RUN_FIELDS = RunCreateSchema().fields
+_TEXT_CHECKS = {
+    name: tuple(field.validators)
+    for name, field in _RUN_FIELDS.items()
+    if isinstance(field, ma.fields.String)
+}
+_OBJECT_FIELDS = tuple(
+    name for name, field in _RUN_FIELDS.items() if isinstance(field, ma.fields.Dict)
+)
+
+
+def _failed_check(checks: tuple, value: str) -> str | None:
+    """The first message of the schema's own validators that `value` fails, if any."""
+    for check in checks:
+        try:
+            check(value)
+        except ma.ValidationError as exc:
+            return exc.messages[0]
+    return None
 
 
 def parse_run_body(body: object) -> dict:
     """Check a run request body exactly as `RunCreateSchema` does, without marshmallow.
 
     `POST /v1/runs` is the hot path: this plain check costs a few microseconds where a
-    schema load costs a few hundred. `RunCreateSchema` stays the documented contract,
-    and a test keeps the two in agreement. Returns the recognised fields; others are
-    ignored. Raises `ValidationFailed` listing every problem.
+    schema load costs a few hundred. The fields, limits and validators come from
+    `RunCreateSchema`, and a test keeps the two verdicts equal. Returns the recognised
+    fields; others are ignored. Raises `ValidationFailed` listing every problem.
     """
     from ..errors import ValidationFailed
 
@@ -199,7 +190,7 @@ def parse_run_body(body: object) -> dict:
         raise ValidationFailed([{"path": "body", "message": "Invalid input type."}])
     parsed: dict = {}
     problems: list[dict[str, str]] = []
-    for name, limit in _TEXT_LIMITS.items():
+    for name, checks in _TEXT_CHECKS.items():
         if name not in body:
             continue
         value = body[name]
@@ -207,10 +198,8 @@ def parse_run_body(body: object) -> dict:
             problems.append({"path": name, "message": "Field may not be null."})
         elif not isinstance(value, str):
             problems.append({"path": name, "message": "Not a valid string."})
-        elif not 1 <= len(value) <= limit:
-            problems.append({"path": name, "message": f"Length must be between 1 and {limit}."})
-        elif name == "request_id" and IDEMPOTENCY_KEY.fullmatch(value) is None:
-            problems.append({"path": name, "message": IDEMPOTENCY_KEY_RULE})
+        elif message := _failed_check(checks, value):
+            problems.append({"path": name, "message": message})
         else:
             parsed[name] = value
     for name in _OBJECT_FIELDS:

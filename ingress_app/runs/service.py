@@ -138,7 +138,7 @@ def prepare_run(
     flow, registry_version = _resolve_flow(req, tenant_id)
     ctx = PolicyContext(
         tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
-        correlation_id=correlation_id,
+        correlation_id=correlation_id, input=req.input,
     )
     started = time.perf_counter()
     outcome = policy_engine().evaluate(flow, ctx)
@@ -281,7 +281,7 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         prepared = prepare_run(req, principal, correlation_id)
     except (Forbidden, ValidationFailed, NotFound) as refusal:
         # A retry of a request that was already accepted gets its original answer, even
-        # if today's policies, registry or validation would refuse it (DESIGN §4 step 3).
+        # if today's policies, registry or validation would refuse it.
         replay = _replay_if_known(req, principal)
         if replay is not None:
             return replay

@@ -24,7 +24,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit.models import AuditEvent
-from ..dbdeadlines import EXTENSION as DEADLINES_EXTENSION
 from ..dbdeadlines import CallDeadlines, looks_dead
 from ..extensions import db
 from ..jsonutil import dumps_str
@@ -324,26 +323,25 @@ class AutocommitConnections:
             conn.close()
 
 
-_EXTENSION = "ingress_autocommit_connections"
 _CREATE_LOCK = threading.Lock()
 
 
 def autocommit_connections() -> AutocommitConnections:
-    conns = current_app.extensions.get(_EXTENSION)
+    conns = current_app.extensions["ingress"].autocommit_connections
     if conns is None:
         with _CREATE_LOCK:
-            conns = current_app.extensions.get(_EXTENSION)
+            conns = current_app.extensions["ingress"].autocommit_connections
             if conns is None:
                 engine = db.engine
                 options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
                 conns = AutocommitConnections(
                     engine,
                     options.get("connect_args") or {},
-                    current_app.extensions.get(DEADLINES_EXTENSION),
+                    current_app.extensions["ingress"].db_deadlines,
                 )
                 # Disposing of the engine (tests, outage recovery tools) closes these too.
                 event.listen(engine, "engine_disposed", lambda _engine: conns.close_all())
-                current_app.extensions[_EXTENSION] = conns
+                current_app.extensions["ingress"].autocommit_connections = conns
     return conns
 
 

@@ -8,9 +8,9 @@ from flask.views import MethodView
 
 from ..auth import auth_required
 from ..body import _read_body as read_body
-from ..extensions import Blueprint
 from ..ratelimit import tenant_limited
 from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, optional_header
+from ..smorest import Blueprint
 from . import intake, service
 from .schemas import (
     DeliveryListArgsSchema,

@@ -23,17 +23,17 @@ import secrets
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, current_app
+from flask import Flask
 
 from ..config import ConfigError, is_production
 from ..errors import ServiceUnavailable
+from ..state import ingress_state
 
 log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 MIN_PASSPHRASE_LENGTH = 32
-EXTENSION = "ingress_webhook_secrets"
 _FERNET = "fernet:"
 _PLAIN = "plain:"
 _HKDF_INFO = b"ingress webhook secrets v1"
@@ -126,7 +126,7 @@ class SecretBox:
 
 
 def secret_box() -> SecretBox:
-    return current_app.extensions[EXTENSION]
+    return ingress_state().webhook_secrets
 
 
 def init_secret_box(app: Flask) -> None:
@@ -134,4 +134,4 @@ def init_secret_box(app: Flask) -> None:
     box = SecretBox(app.config.get("WEBHOOK_SECRET_KEY", ""))
     if not box.encrypts and is_production(app.config):
         log.warning("WEBHOOK_SECRET_KEY is not set: webhook secrets are stored unencrypted")
-    app.extensions[EXTENSION] = box
+    ingress_state(app).webhook_secrets = box

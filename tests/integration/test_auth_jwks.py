@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ingress_app import create_app
 from ingress_app.config import ConfigError
+from ingress_app.state import ingress_state
 from tests.conftest import base_config, sample_flow
 from tests.integration.conftest import assert_error
 
@@ -269,7 +270,7 @@ def test_production_accepts_https_and_loopback_jwks_urls():
             JWT_ALGORITHM="RS256", JWT_SECRET_KEY="", JWT_JWKS_URL=url, INGRESS_ENV="production",
             DATABASE_URL="sqlite://",
         ))
-        assert app.extensions["ingress_jwks"] is not None
+        assert ingress_state(app).jwks is not None
 
 
 def test_a_hanging_provider_before_any_fetch_is_fetched_once_for_all_waiting_requests(

@@ -12,7 +12,7 @@ from tests.integration.conftest import assert_error, url_with_port
 from tests.support.proxy import TcpProxy
 
 RUN = {"flow_definition": sample_flow()}
-QUICK = 2.0  # seconds: issue 7 asks for a 503 within 2 s
+QUICK = 2.0  # seconds: an outage is a 503 within 2 s
 
 
 @pytest.fixture

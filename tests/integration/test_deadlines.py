@@ -34,6 +34,7 @@ from sqlalchemy import text
 from ingress_app import dbdeadlines
 from ingress_app.extensions import db
 from ingress_app.outbox import health as outbox_health
+from ingress_app.state import ingress_state
 from tests.conftest import JWT_SECRET, auth, sample_flow, truncate_all
 from tests.integration.conftest import assert_error, url_with_port
 from tests.support.kafka import free_port
@@ -272,7 +273,7 @@ def test_a_slow_statement_is_ended_by_the_server_and_keeps_its_connection(
 ):
     app = deadline_app(make_pg_app, postgres_url, pg_proxy)
     with app.app_context():
-        deadlines = app.extensions[dbdeadlines.EXTENSION]
+        deadlines = ingress_state(app).db_deadlines
         with db.engine.connect() as conn:
             with pytest.raises(sa_exc.OperationalError, match="statement timeout"):
                 conn.execute(text("SELECT pg_sleep(5)"))

@@ -1,7 +1,7 @@
 """Property-based fuzzing of every operation in /openapi.json (schemathesis), and a
 401 matrix for every operation the document says needs a token.
 
-The promise (issue 7): with valid tokens of two tenants, on every operation, zero
+The promise: with valid tokens of two tenants, on every operation, zero
 server errors, zero responses that contradict the document (status code, content
 type, body schema, headers), and zero requests accepted without the auth the
 document requires.

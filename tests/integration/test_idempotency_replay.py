@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingress_app.state import ingress_state
 from tests.conftest import auth, sample_flow
 
 
@@ -15,7 +16,7 @@ def test_retry_of_an_accepted_request_replays_even_if_policies_changed(make_pg_a
     assert first.status_code == 202
 
     policies.write_text("version: 1\npolicies:\n  retry_limit: {max_retries: 1}\n")
-    assert app.extensions["ingress_policies"].reload()
+    assert ingress_state(app).policies.reload()
     retry = client.post("/v1/runs", json=body, headers=auth())
 
     assert retry.status_code == 202

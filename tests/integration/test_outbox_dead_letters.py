@@ -94,7 +94,6 @@ def test_an_oversized_message_is_dead_lettered_and_the_others_go_out_once(
         assert "MSG_SIZE_TOO_LARGE" in row["last_error"]
 
         # the relay is still running: a new run goes out
-        assert relay._thread.is_alive()
         [later] = create_runs(client, 1)
         assert wait_until(lambda: pending_count(pg) == 1, 10)
         later_messages = consume_all(kafka_broker.bootstrap, topic, expected=12, timeout=4)

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from ingress_app.policies.config import PolicyConfigError
+from ingress_app.state import ingress_state
 from tests.conftest import auth, sample_flow
 
 LIMIT_10 = "version: 1\npolicies:\n  retry_limit: {max_retries: 10}\n"
@@ -66,7 +67,7 @@ def policies_check(client) -> dict:
 
 
 def runtime(app):
-    return app.extensions["ingress_policies"]
+    return ingress_state(app).policies
 
 
 # ------------------------------------------------------------------- reloading

@@ -8,7 +8,7 @@ import uuid
 import confluent_kafka
 import pytest
 
-from ingress_app.outbox.consumer import RunEventConsumer
+from ingress_app.runs.consumer import RunEventConsumer
 from tests.conftest import auth, sample_flow
 
 pytestmark = pytest.mark.kafka

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingress_app import create_app, dbdeadlines
+from ingress_app.state import ingress_state
 from tests.conftest import base_config
 
 URL = "postgresql://ingress@127.0.0.1:1/ingress"  # never connected to
@@ -21,7 +22,7 @@ URL = "postgresql://ingress@127.0.0.1:1/ingress"  # never connected to
 def test_the_network_deadline_follows_the_statement_timeout_unless_set(settings, expected_ms):
     app = create_app(base_config(DATABASE_URL=URL, **settings))
 
-    deadlines = app.extensions[dbdeadlines.EXTENSION]
+    deadlines = ingress_state(app).db_deadlines
     assert deadlines.timeout == expected_ms / 1000
     connect_args = app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
     assert connect_args["tcp_user_timeout"] == expected_ms
@@ -34,4 +35,4 @@ def test_a_suspect_server_gets_a_tenth_of_the_deadline_never_less_than_200_ms():
 
 
 def test_sqlite_gets_no_deadline_watchdog(sqlite_app):
-    assert dbdeadlines.EXTENSION not in sqlite_app.extensions
+    assert ingress_state(sqlite_app).db_deadlines is None

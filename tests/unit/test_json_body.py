@@ -10,14 +10,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingress_app.body import _finite_float, _reject_constant, parse_json_bytes
+from ingress_app.body import parse_json_bytes
 from ingress_app.errors import BadRequest
 
 
+def no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def stdlib_outcome(data: bytes):
-    """What the standard library parser (with our number rules) gives: value or error."""
+    """What the standard library parser gives under JSON's number rules (no NaN or
+    Infinity, no float overflowing to infinity): a value or an error."""
     try:
-        return "value", json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        return "value", json.loads(data, parse_constant=no_constants, parse_float=finite_float)
     except (BadRequest, RecursionError, ValueError, UnicodeDecodeError):
         return "error", None
 

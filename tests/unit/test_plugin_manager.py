@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 from pathlib import Path
@@ -14,6 +15,7 @@ from ingress_app.hookspecs import hookimpl
 from ingress_app.plugin_manager import PluginError, load_plugins
 from ingress_app.policies.builtin import BUILTIN_POLICIES
 from ingress_app.webhooks.adapters import GenericAdapter
+from tests.plugins import everything
 
 
 class MaxTasks(FlowPolicy):
@@ -297,3 +299,116 @@ def test_every_hook_is_exercised_by_these_tests(hook_name):
 def test_every_hook_is_documented_for_plugin_authors(hook_name):
     docs = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
     assert hook_name in docs.read_text()
+
+
+# ------------------------------------------------------------------- pluggy's own calling conventions
+
+
+def test_the_everything_plugin_registers_a_class_of_each_kind():
+    plugins = load_plugins(["tests.plugins.everything"])
+
+    assert {
+        "everything_input_gate",
+        "everything_task_noop",
+        "everything_after_task_noop",
+    } <= set(plugins.policies)
+    assert plugins.adapters["everything"] is everything.EverythingSource
+    assert plugins.origins["policy:everything_input_gate"] == "tests.plugins.everything"
+
+
+def test_a_hook_wrapper_runs_around_the_startup_hook(monkeypatch):
+    monkeypatch.setattr(everything, "CALLS", [])
+    config = types.SimpleNamespace(source="the-file")
+
+    load_plugins(["tests.plugins.everything"]).startup(app=object(), policies=config)
+
+    assert everything.CALLS == [("wrapper", "before"), ("startup", "the-file"), ("wrapper", "after")]
+
+
+def test_hook_calls_can_be_monitored(monkeypatch):
+    plugins = load_plugins(["tests.plugins.everything"])
+    monkeypatch.setattr(everything, "CALLS", [])
+    seen = []
+    plugins.manager.add_hookcall_monitoring(
+        lambda name, impls, kwargs: seen.append(("before", name, sorted(kwargs))),
+        lambda outcome, name, impls, kwargs: seen.append(("after", name, outcome.exception)),
+    )
+
+    plugins.startup(app="app", policies=types.SimpleNamespace(source="f"))
+
+    assert seen == [
+        ("before", "ingress_startup", ["app", "policies"]),
+        ("after", "ingress_startup", None),
+    ]
+
+
+def test_tracing_logs_every_hook_call(caplog):
+    with caplog.at_level(logging.INFO, logger="ingress_app.plugins"):
+        load_plugins(["tests.plugins.everything"], trace=True)
+
+    traced = "\n".join(r.getMessage() for r in caplog.records if r.name == "ingress_app.plugins")
+    assert "ingress_register_policies" in traced
+    assert "ingress_register_source_adapters" in traced
+
+
+def test_no_hook_call_is_logged_without_tracing(caplog):
+    with caplog.at_level(logging.DEBUG, logger="ingress_app.plugins"):
+        load_plugins(["tests.plugins.everything"])
+
+    assert [r for r in caplog.records if r.name == "ingress_app.plugins"] == []
+
+
+def test_a_failure_is_blamed_on_the_plugin_that_raised_not_its_neighbour(monkeypatch):
+    def refuse(app):
+        raise RuntimeError("no licence")
+
+    plugin_module(monkeypatch, "fine_before", ingress_startup=lambda app: None)
+    plugin_module(monkeypatch, "refuses", ingress_startup=refuse)
+    plugin_module(monkeypatch, "fine_after", ingress_startup=lambda app: None)
+
+    plugins = load_plugins(["fine_before", "refuses", "fine_after"])
+    with pytest.raises(PluginError, match=r"plugin 'refuses' failed at startup: no licence"):
+        plugins.startup(app=object(), policies=object())
+
+
+def test_a_failing_hook_wrapper_is_blamed_on_its_plugin(monkeypatch):
+    module = types.ModuleType("bad_wrapper")
+
+    def around(app):
+        yield
+        raise RuntimeError("wrapper broke")
+
+    module.ingress_startup = hookimpl(wrapper=True)(around)
+    monkeypatch.setitem(sys.modules, "bad_wrapper", module)
+
+    plugins = load_plugins(["tests.plugins.everything", "bad_wrapper"])
+    with pytest.raises(PluginError, match=r"plugin 'bad_wrapper' failed at startup: wrapper broke"):
+        plugins.startup(app=object(), policies=types.SimpleNamespace(source="f"))
+
+
+def test_a_disabled_plugin_named_in_the_file_is_not_imported(monkeypatch):
+    monkeypatch.delitem(sys.modules, "tests.plugins.raises_on_import", raising=False)
+
+    plugins = load_plugins(
+        ["tests.plugins.raises_on_import", "tests.plugins.everything"],
+        disabled=["tests.plugins.raises_on_import", "tests.plugins.everything"],
+    )
+
+    assert "everything_input_gate" not in plugins.policies
+    assert "retry_limit" in plugins.policies
+
+
+def test_a_disabled_installed_plugin_is_not_loaded(monkeypatch):
+    def must_not_load():
+        raise AssertionError("a disabled entry point was loaded")
+
+    installed(monkeypatch, FakeEntryPoint("acme", "acme_pkg.plugin", must_not_load))
+
+    plugins = load_plugins(disabled=["acme"])
+
+    assert plugins.manager.is_blocked("acme")
+
+
+def test_disabled_plugins_are_read_from_a_comma_separated_setting():
+    assert plugin_manager.disabled_plugins(" acme, ,example ") == ["acme", "example"]
+    assert plugin_manager.disabled_plugins("") == []

@@ -15,6 +15,7 @@ from ingress_app import create_app
 from ingress_app.config import ConfigError
 from ingress_app.plugin_manager import PluginError
 from ingress_app.policies.config import PolicyConfigError, parse_policy_text
+from ingress_app.state import ingress_state
 from tests.conftest import base_config
 
 
@@ -92,7 +93,7 @@ GOOD = """\
 def test_a_good_file_gives_each_tenant_its_effective_policies(policies_file):
     app = start(policies_file(GOOD))
 
-    engine = app.extensions["ingress_policies"].engine
+    engine = ingress_state(app).policies.engine
 
     assert engine.describe("acme") == {
         "tenant": "acme",
@@ -120,13 +121,13 @@ def test_a_good_file_gives_each_tenant_its_effective_policies(policies_file):
 def test_the_repository_policies_file_is_valid():
     app = start(Path(__file__).resolve().parents[2] / "policies.yaml")
 
-    assert app.extensions["ingress_policies"].error is None
+    assert ingress_state(app).policies.error is None
 
 
 def test_a_missing_file_runs_the_builtin_defaults(tmp_path):
     app = start(tmp_path / "absent.yaml")
 
-    policies = app.extensions["ingress_policies"].engine.describe("acme")["policies"]
+    policies = ingress_state(app).policies.engine.describe("acme")["policies"]
     assert set(policies) == {"tenant_isolation", "retry_limit", "timeout"}
     assert policies["retry_limit"]["max_retries"] == 10
 
@@ -434,7 +435,7 @@ def test_a_policy_from_a_listed_plugin_can_be_enabled_for_a_tenant(policies_file
               exploding: {}
         """)
 
-    engine = start(path).extensions["ingress_policies"].engine
+    engine = ingress_state(start(path)).policies.engine
 
     assert "exploding" in engine.describe("acme")["policies"]
     assert "exploding" not in engine.describe("globex")["policies"]

@@ -19,8 +19,8 @@ from flask import Flask
 from sqlalchemy import exc as sa_exc
 
 from .. import metrics
-from ..runs.events import UNKNOWN_RUN, InvalidEvent, apply_run_event
-from .kafka import consumer_config
+from ..outbox.kafka import consumer_config
+from .events import UNKNOWN_RUN, InvalidEvent, apply_run_event
 
 log = logging.getLogger(__name__)
 
