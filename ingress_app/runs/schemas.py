@@ -7,6 +7,8 @@ from datetime import UTC
 import marshmallow as ma
 from marshmallow import validate
 
+from ..callbacks.schemas import EVENT_TYPES, callback_events_field, callback_url_field
+from ..callbacks.ssrf import MAX_URL_LENGTH
 from ..pagination import PageArgsSchema, page_schema
 from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
 from .models import STATUSES
@@ -64,6 +66,8 @@ class RunCreateSchema(ma.Schema):
             "visible ASCII, no spaces"
         },
     )
+    callback_url = callback_url_field()
+    callback_events = callback_events_field()
 
 
 class RunAcceptedSchema(ma.Schema):
@@ -181,7 +185,10 @@ class RunValidationSchema(ma.Schema):
     flow_definition = ma.fields.Dict(required=True)
 
 
-_TEXT_LIMITS = {"flow_id": 255, "flow_version": 64, "tenant_id": 255, "request_id": 255}
+_TEXT_LIMITS = {
+    "flow_id": 255, "flow_version": 64, "tenant_id": 255, "request_id": 255,
+    "callback_url": MAX_URL_LENGTH,
+}
 _OBJECT_FIELDS = ("flow_definition", "input")
 
 
@@ -223,6 +230,23 @@ def parse_run_body(body: object) -> dict:
             problems.append({"path": name, "message": "Not a valid mapping type."})
         else:
             parsed[name] = value
+    if "callback_events" in body:
+        events = body["callback_events"]
+        if events is None:
+            problems.append({"path": "callback_events", "message": "Field may not be null."})
+        elif not isinstance(events, list):
+            problems.append({"path": "callback_events", "message": "Not a valid list."})
+        elif any(not isinstance(e, str) or e not in EVENT_TYPES for e in events):
+            problems.append(
+                {"path": "callback_events", "message": f"Must be one of: {', '.join(EVENT_TYPES)}."}
+            )
+        elif not 1 <= len(events) <= len(EVENT_TYPES):
+            problems.append(
+                {"path": "callback_events",
+                 "message": f"Length must be between 1 and {len(EVENT_TYPES)}."}
+            )
+        else:
+            parsed["callback_events"] = sorted(set(events))
     if problems:
         raise ValidationFailed(problems)
     parsed.setdefault("input", {})
