@@ -25,7 +25,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
                     receiver.received.append(
-                        {"path": self.path, "headers": dict(self.headers.items()), "body": body,
+                        {"path": self.path, "body": body,
+                         "headers": {k.lower(): v for k, v in self.headers.items()},
                          "at": time.monotonic()}
                     )
                     status = receiver.answers.pop(0) if receiver.answers else 200
