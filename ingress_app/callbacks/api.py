@@ -56,7 +56,7 @@ class CallbackSecretRotate(MethodView):
     @documents_errors(callbacks_blp, 401, 503)
     def post(self):
         """Replace the secret; the old one signs too (a second signature) for a grace period."""
-        return service.rotate_secret(g.principal.tenant_id)
+        return service.rotate_secret(g.principal, g.correlation_id)
 
 
 @subscriptions_blp.route("")
@@ -78,7 +78,7 @@ class Subscriptions(MethodView):
 
         A target that answers `410 Gone` is unsubscribed.
         """
-        created = service.create_subscription(body, g.principal)
+        created = service.create_subscription(body, g.principal, g.correlation_id)
         return created, 201, {"Location": f"/v1/subscriptions/{created['id']}"}
 
 
@@ -96,7 +96,7 @@ class SubscriptionById(MethodView):
     @documents_errors(subscriptions_blp, 401, 404, 503)
     def delete(self, subscription_id):
         """Unsubscribe; events not yet sent to it are dropped."""
-        service.delete_subscription(g.principal.tenant_id, subscription_id)
+        service.delete_subscription(g.principal, subscription_id, g.correlation_id)
 
 
 @run_callbacks_blp.route(

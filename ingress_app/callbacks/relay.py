@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from .. import metrics
 from ..db_types import utcnow
@@ -229,11 +229,14 @@ class CallbackRelay:
                 )
             if state == GONE and send and row.subscription_id is not None:
                 # Zapier's convention: 410 means "unsubscribe me"
-                from .service import _drop_pending
+                from .service import SUBSCRIPTION_GONE, _audit_subscription, _drop_pending
 
-                session.execute(
-                    delete(Subscription).where(Subscription.subscription_id == row.subscription_id)
-                )
+                sub = session.execute(
+                    select(Subscription).where(Subscription.subscription_id == row.subscription_id)
+                ).scalar_one_or_none()
+                if sub is not None:
+                    _audit_subscription(sub, "callbacks", SUBSCRIPTION_GONE)
+                    session.delete(sub)
                 _drop_pending(session, row.subscription_id, "the receiver answered 410 Gone")
             session.commit()
         except Exception:

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import service as audit
 from ..db_types import utcnow
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
@@ -39,6 +40,11 @@ RUN_FINISHED = "run.finished"
 RUN_STATUS_CHANGED = "run.status_changed"
 EVENT_TYPES = (RUN_FINISHED, RUN_STATUS_CHANGED)
 DEFAULT_EVENTS = (RUN_FINISHED,)
+# audit actions
+SECRET_ROTATED = "callback_secret.rotated"
+SUBSCRIPTION_CREATED = "subscription.created"
+SUBSCRIPTION_DELETED = "subscription.deleted"
+SUBSCRIPTION_GONE = "subscription.gone"
 
 
 def wake_relay() -> None:
@@ -96,8 +102,9 @@ def get_secret(tenant_id: str) -> dict[str, Any]:
     return body
 
 
-def rotate_secret(tenant_id: str) -> dict[str, Any]:
+def rotate_secret(principal, correlation_id: str | None = None) -> dict[str, Any]:
     """A new secret; the old one still signs (a second signature) for the grace period."""
+    tenant_id = principal.tenant_id
     row = _secret_row(tenant_id, lock=True)
     now = utcnow()
     row.previous_secret = row.secret
@@ -107,6 +114,11 @@ def rotate_secret(tenant_id: str) -> dict[str, Any]:
     row.secret = secret_box().seal(generate_secret())
     row.rotated_at = now
     body = _secret_view(row)
+    audit.add_audit_event(
+        tenant_id=tenant_id, actor=principal.user_id, action=SECRET_ROTATED, outcome="succeeded",
+        resource_type="callback_secret", resource_id=tenant_id, correlation_id=correlation_id,
+        detail={"previous_secret_expires_at": body["previous_secret_expires_at"]},
+    )
     db.session.commit()
     log.info("callback secret rotated", extra={"tenant_id": tenant_id})
     return body
@@ -137,7 +149,9 @@ def _subscription_view(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def create_subscription(data: dict[str, Any], principal) -> dict[str, Any]:
+def create_subscription(
+    data: dict[str, Any], principal, correlation_id: str | None = None
+) -> dict[str, Any]:
     """Subscribe `target_url` to events; the answer carries its secret, this once."""
     check_callback_url(data["target_url"], "target_url")
     secret = generate_secret()
@@ -153,12 +167,24 @@ def create_subscription(data: dict[str, Any], principal) -> dict[str, Any]:
     )
     db.session.add(sub)
     body = _subscription_view(sub)
+    _audit_subscription(sub, principal.user_id, SUBSCRIPTION_CREATED, correlation_id)
     db.session.commit()
     log.info(
         "subscription created",
         extra={"tenant_id": principal.tenant_id, "subscription_id": sub.subscription_id},
     )
     return {**body, "secret": secret}
+
+
+def _audit_subscription(sub, actor: str, action: str, correlation_id: str | None = None,
+                        session=None) -> None:
+    audit.add_audit_event(
+        tenant_id=sub.tenant_id, actor=actor, action=action, outcome="succeeded",
+        resource_type="subscription", resource_id=sub.subscription_id,
+        correlation_id=correlation_id,
+        detail={"target_url": sub.target_url, "events": list(sub.events), "flow_id": sub.flow_id},
+        session=session,
+    )
 
 
 def _find_subscription(tenant_id: str, subscription_id: str) -> Subscription:
@@ -197,9 +223,10 @@ def list_subscriptions(tenant_id: str, args: dict[str, Any]) -> dict[str, Any]:
     return page(items, next_cursor)
 
 
-def delete_subscription(tenant_id: str, subscription_id: str) -> None:
+def delete_subscription(principal, subscription_id: str, correlation_id: str | None = None) -> None:
     """Unsubscribe; its deliveries still waiting are dropped (`gone`)."""
-    sub = _find_subscription(tenant_id, subscription_id)
+    sub = _find_subscription(principal.tenant_id, subscription_id)
+    _audit_subscription(sub, principal.user_id, SUBSCRIPTION_DELETED, correlation_id)
     db.session.delete(sub)
     _drop_pending(db.session, sub.subscription_id, "the subscription was deleted")
     db.session.commit()

@@ -162,12 +162,15 @@ def prepare_run(
 
 
 def _fingerprint_material(req: RunRequest) -> dict[str, Any]:
-    return {
+    material = {
         "flow_id": req.flow_id,
         "flow_version": req.flow_version,
         "flow_definition": req.flow_definition,
         "input": req.input,
     }
+    if req.callback_url is not None:  # absent: the fingerprint of runs stored before
+        material["callback"] = [req.callback_url, req.callback_events]
+    return material
 
 
 def request_fingerprint(req: RunRequest) -> str:

@@ -292,6 +292,9 @@ def test_subscriptions_are_created_listed_shown_and_deleted(cb_app, pg):
     assert_error(client.get(f"/v1/subscriptions/{body['id']}", headers=auth("other")), 404)
     assert_error(client.delete(f"/v1/subscriptions/{body['id']}", headers=auth("other")), 404)
     assert client.delete(f"/v1/subscriptions/{body['id']}", headers=auth()).status_code == 204
+    assert [row["action"] for row in pg.execute(
+        "SELECT action FROM audit_events WHERE resource_id = %s ORDER BY id", (body["id"],)
+    )] == ["subscription.created", "subscription.deleted"]
     assert_error(client.get(f"/v1/subscriptions/{body['id']}", headers=auth()), 404)
     assert_error(
         client.post("/v1/subscriptions", json={"target_url": "http://127.0.0.1:9/x",
@@ -349,6 +352,10 @@ def test_a_410_from_a_subscription_target_deletes_the_subscription(cb_app, relay
     [delivery] = client.get(f"/v1/runs/{run_id}/callbacks", headers=auth()).get_json()["items"]
     assert delivery["state"] == "gone"
     assert delivery["attempts"][0]["status_code"] == 410
+    actions = [row["action"] for row in pg.execute(
+        "SELECT action FROM audit_events WHERE resource_type = 'subscription' ORDER BY id"
+    )]
+    assert actions == ["subscription.created", "subscription.gone"]
 
 
 # ---------------------------------------------------------------- dead letters, operators
@@ -409,3 +416,37 @@ def test_delivered_callbacks_are_pruned_after_their_retention(cb_app, relay, pg)
     with cb_app.app_context():
         assert prune_callbacks() == 1
     assert pg.execute("SELECT count(*) AS n FROM callback_attempts").fetchone()["n"] == 0
+
+
+def test_a_reused_request_id_with_another_callback_url_is_a_conflict(cb_app):
+    client = cb_app.test_client()
+    first = create_run(client, request_id="order-7", callback_url="http://127.0.0.1:9/a")
+    again = create_run(client, request_id="order-7", callback_url="http://127.0.0.1:9/a")
+    assert again["run_id"] == first["run_id"] and again["replayed"] is True
+    assert_error(
+        client.post("/v1/runs", json={"flow_definition": sample_flow(), "request_id": "order-7",
+                                      "callback_url": "http://127.0.0.1:9/b"}, headers=auth()),
+        422,
+    )
+
+
+def test_callbacks_work_on_the_embedded_sqlite_default(tmp_path):
+    from ingress_app import create_app
+    from tests.conftest import base_config, migrate
+
+    app = create_app(base_config(DATABASE_URL=f"sqlite:///{tmp_path / 'ingress.db'}", **QUICK))
+    migrate(app)
+    client = app.test_client()
+    secret = callback_secret(client)
+    with Receiver(answers=[500]) as receiver:
+        run_id = create_run(client, callback_url=receiver.url)["run_id"]
+        finish(app, run_id)
+        started = CallbackRelay(app).start()
+        requests = receiver.wait_for(2)
+        started.stop()
+    assert verify(secret, requests[1])["data"]["status"] == "SUCCEEDED"
+    assert "pending: 0" in app.test_cli_runner().invoke(args=["callbacks", "status"]).output
+    with app.app_context():
+        from ingress_app.extensions import db
+
+        db.engine.dispose()
