@@ -450,3 +450,29 @@ def test_callbacks_work_on_the_embedded_sqlite_default(tmp_path):
         from ingress_app.extensions import db
 
         db.engine.dispose()
+
+
+def test_a_webhook_configs_callback_url_is_checked_and_given_to_its_runs(cb_app, relay, pg):
+    from tests.integration.test_webhook_configs import create_webhook, intake
+
+    client = cb_app.test_client()
+    body = {"flow_definition": sample_flow(), "auth": {"type": "header-token"}}
+    refused = client.post(
+        "/v1/webhook-configs", json={**body, "callback_url": "http://169.254.169.254/"},
+        headers=auth(),
+    )
+    assert assert_error(refused, 400)["detail"]["problems"][0]["path"] == "callback_url"
+    assert pg.execute("SELECT count(*) AS n FROM webhook_configs").fetchone()["n"] == 0
+    with Receiver() as receiver:
+        webhook = create_webhook(client, **body, callback_url=receiver.url,
+                                 callback_events=["run.finished"])
+        assert webhook["callback_url"] == receiver.url
+        started = client.post(intake(webhook), json={"a": 1},
+                              headers={"X-Webhook-Token": webhook["secret"]})
+        assert started.status_code == 202, started.get_data(as_text=True)
+        run_id = started.get_json()["run_id"]
+        finish(cb_app, run_id)
+        relay()
+        [request] = receiver.wait_for(1)
+    assert json.loads(request["body"])["data"]["run_id"] == run_id
+    assert json.loads(request["body"])["data"]["source"] == "webhook"
