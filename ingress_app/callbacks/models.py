@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,6 +19,16 @@ from ..extensions import db
 from ..outbox.models import BigId
 
 PENDING, DELIVERED, FAILED, GONE = "pending", "delivered", "failed", "gone"
+
+
+def receiver_of(url: str) -> str:
+    """`host:port` of a callback URL (lower case, default port filled in)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return url[:300]
+    return f"{(parts.hostname or '').lower()}:{port}"[:300]
 _IS_PENDING = "state = 'pending'"
 _IS_FAILED = "state = 'failed'"
 
@@ -81,6 +92,8 @@ class CallbackDelivery(db.Model):
     subscription_id: Mapped[str | None] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(64), nullable=False)
     url: Mapped[str] = mapped_column(Text, nullable=False)
+    # the receiver, `host:port` (lower case): what the per-receiver concurrency limit counts
+    target_host: Mapped[str] = mapped_column(String(300), nullable=False)
     payload: Mapped[str] = mapped_column(Text, nullable=False)  # the JSON body, as sent
     state: Mapped[str] = mapped_column(String(16), default=PENDING, server_default=PENDING)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)

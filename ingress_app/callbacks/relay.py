@@ -23,7 +23,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy import insert, select, update
@@ -57,14 +56,6 @@ def backoff(attempts: int, base: float, ceiling: float) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
-def _host_key(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        return f"{(parts.hostname or '').lower()}:{parts.port or parts.scheme}"
-    except ValueError:
-        return url
-
-
 class CallbackRelay:
     """Sends due callbacks; `run_forever` loops, `send_due` leases and sends one round."""
 
@@ -95,50 +86,52 @@ class CallbackRelay:
         return counts
 
     def send_due(self) -> int:
-        """Lease due deliveries (as many as there are free sending threads) and hand them
-        to the pool; returns how many were handed over."""
+        """Lease due deliveries (as many as there are free sending threads, at most
+        CALLBACK_HOST_CONCURRENCY in flight per receiver) and hand them to the pool;
+        returns how many were handed over.
+
+        Receivers already at their limit are left out of the query itself, so a dead
+        receiver with thousands of due callbacks never hides anyone else's.
+        """
         with self._lock:
             free = self.workers - len(self._in_flight)
             busy = list(self._in_flight)
+            hosts = self._busy_hosts()
         if free <= 0:
             return 0
+        saturated = [host for host, count in hosts.items() if count >= self.per_host]
         now = utcnow()
+        taken = []
         with self.app.app_context(), db.engine.begin() as conn:
             stmt = (
                 select(_table)
                 .where(_table.c.state == PENDING, _table.c.next_attempt_at <= now)
                 .order_by(_table.c.next_attempt_at)
-                .limit(free)
+                # a few more than needed: some may be for a receiver that fills up now
+                .limit(min(free * 4, 200))
                 .with_for_update(skip_locked=True)
             )
             if busy:
                 stmt = stmt.where(_table.c.id.not_in(busy))
-            rows = conn.execute(stmt).all()
-            if not rows:
+            if saturated:
+                stmt = stmt.where(_table.c.target_host.not_in(saturated))
+            for row in conn.execute(stmt):
+                if len(taken) == free:
+                    break
+                if hosts.get(row.target_host, 0) >= self.per_host:
+                    continue  # left as it is: due again next round
+                hosts[row.target_host] = hosts.get(row.target_host, 0) + 1
+                taken.append(row)
+            if not taken:
                 return 0
-            with self._lock:
-                hosts = self._busy_hosts()
-                taken, deferred = [], []
-                for row in rows:
-                    host = _host_key(row.url)
-                    if hosts.get(host, 0) >= self.per_host:
-                        deferred.append(row.id)  # this receiver has its share already
-                        continue
-                    hosts[host] = hosts.get(host, 0) + 1
-                    self._in_flight[row.id] = host
-                    taken.append(row)
-            if taken:
-                conn.execute(
-                    update(_table)
-                    .where(_table.c.id.in_([row.id for row in taken]))
-                    .values(next_attempt_at=now + self.lease)
-                )
-            if deferred:
-                conn.execute(
-                    update(_table)
-                    .where(_table.c.id.in_(deferred))
-                    .values(next_attempt_at=now + timedelta(seconds=1))
-                )
+            conn.execute(
+                update(_table)
+                .where(_table.c.id.in_([row.id for row in taken]))
+                .values(next_attempt_at=now + self.lease)
+            )
+        with self._lock:
+            for row in taken:
+                self._in_flight[row.id] = row.target_host
         for row in taken:
             self.pool.submit(self._deliver, row)
         return len(taken)

@@ -31,6 +31,7 @@ from .models import (
     CallbackDelivery,
     CallbackSecret,
     Subscription,
+    receiver_of,
 )
 from .ssrf import UnsafeUrl, check_url
 
@@ -283,6 +284,7 @@ def enqueue_status_change(run, now=None) -> int:
                 subscription_id=subscription_id,
                 event_type=event_type,
                 url=url,
+                target_host=receiver_of(url),
                 payload=bodies[event_type],
                 state=PENDING,
                 created_at=now,

@@ -63,6 +63,7 @@ def upgrade():
         sa.Column('subscription_id', sa.String(36), nullable=True),
         sa.Column('event_type', sa.String(64), nullable=False),
         sa.Column('url', sa.Text(), nullable=False),
+        sa.Column('target_host', sa.String(300), nullable=False),
         sa.Column('payload', sa.Text(), nullable=False),
         sa.Column('state', sa.String(16), nullable=False, server_default='pending'),
         sa.Column('created_at', STAMP, nullable=False),

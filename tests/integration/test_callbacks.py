@@ -145,8 +145,9 @@ def test_a_hanging_receiver_does_not_delay_another_tenants_callback(make_pg_app,
                          "CALLBACK_TIMEOUT_SECONDS": 8.0})
     client = app.test_client()
     with Receiver(hang=True) as stuck, Receiver() as healthy:
+        # more due callbacks for the stuck receiver than the relay ever looks at in a round
         slow_runs = [create_run(client, tenant="slowco", callback_url=stuck.url)["run_id"]
-                     for _ in range(6)]
+                     for _ in range(40)]
         for run_id in slow_runs:
             finish(app, run_id, tenant="slowco")
         relay(app)
