@@ -164,6 +164,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # `create_all` in development), so all of them are imported before the first use
     from .audit import models as _audit_models  # noqa: F401
     from .auth import configure_jwt
+    from .callbacks import models as _callback_models  # noqa: F401
     from .errors import register_error_handlers
     from .extensions import cache, db, migrate
     from .outbox import models as _outbox_models  # noqa: F401
@@ -204,6 +205,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_edge(app)
 
     from .audit.api import blp as audit_blp
+    from .callbacks.api import callbacks_blp, run_callbacks_blp, subscriptions_blp
     from .health import blp as health_blp
     from .registry.api import blp as registry_blp
     from .runs.api import blp as runs_blp
@@ -221,6 +223,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(registry_blp)
     api.register_blueprint(webhook_configs_blp)
     api.register_blueprint(webhook_intake_blp)
+    api.register_blueprint(callbacks_blp)
+    api.register_blueprint(subscriptions_blp)
+    api.register_blueprint(run_callbacks_blp)
     app.cli.add_command(webhooks_cli)
     _register_docs_assets(app)
     register_error_handlers(app)

@@ -96,10 +96,14 @@ def outbox_relay_command(once: bool, metrics_port: int | None) -> None:
         relay.close()
         click.echo(f"published: {total}")
         return
+    from .callbacks.relay import start_background_callbacks, stop_background_callbacks
+
     _stop_on_signals(relay.stop_event.set)
     _serve_metrics(metrics_port)
+    start_background_callbacks(app)  # callbacks are sent next to it, by threads of their own
     click.echo("outbox relay running; Ctrl-C to stop", err=True)
     relay.run_forever()
+    stop_background_callbacks(app)
 
 
 @outbox.command("prune")
@@ -289,7 +293,8 @@ def policies_show_command(tenant: str) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .callbacks.cli import callbacks
     from .registry.cli import flows
 
-    for group in (tokens, outbox, events, kafka, policies, flows):
+    for group in (tokens, outbox, events, kafka, policies, flows, callbacks):
         app.cli.add_command(group)

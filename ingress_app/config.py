@@ -115,6 +115,25 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("WEBHOOK_DELIVERY_RETENTION_HOURS", 72, int),
     # audit events older than this are pruned by the relays (0 keeps them forever)
     ("AUDIT_RETENTION_DAYS", 90, int),
+    # callbacks and subscriptions: hosts (`host` or `host:port`, comma-separated) that may
+    # be called though they resolve to private/loopback addresses; https only (unset: true
+    # in production); per-attempt deadlines; sending threads per relay and per receiver
+    ("CALLBACK_ALLOWED_HOSTS", "", str),
+    ("CALLBACK_REQUIRE_HTTPS", None, bool),
+    ("CALLBACK_CONNECT_TIMEOUT_SECONDS", 3.0, float),
+    ("CALLBACK_TIMEOUT_SECONDS", 10.0, float),
+    ("CALLBACK_DNS_TIMEOUT_SECONDS", 2.0, float),
+    ("CALLBACK_RELAY_ENABLED", True, bool),
+    ("CALLBACK_WORKERS", 8, int),
+    ("CALLBACK_HOST_CONCURRENCY", 2, int),
+    ("CALLBACK_POLL_INTERVAL_SECONDS", 1.0, float),
+    # retries: exponential backoff with jitter from BASE up to MAX, for RETRY_HOURS, then
+    # the delivery is dead-lettered (`flask callbacks failed`)
+    ("CALLBACK_RETRY_BASE_SECONDS", 5.0, float),
+    ("CALLBACK_RETRY_MAX_SECONDS", 3600.0, float),
+    ("CALLBACK_RETRY_HOURS", 24.0, float),
+    # finished deliveries and their attempts are pruned by the relays after this
+    ("CALLBACK_RETENTION_HOURS", 72, int),
     # where clients reach the service (https://ingress.example.com): webhook intake URLs
     # are built on it; unset, development uses the request's Host header
     ("PUBLIC_BASE_URL", "", str),

@@ -77,6 +77,22 @@ EVENTS_CONSUMED = Counter("ingress_run_events_total", "Run status events by outc
 WEBHOOK_DELIVERIES = Counter("ingress_webhook_deliveries_total", "Webhook deliveries.",
                              ["source", "outcome"])
 CACHE_LOOKUPS = Counter("ingress_cache_lookups_total", "Run cache lookups.", ["result"])
+CALLBACKS_DELIVERED = Counter("ingress_callbacks_delivered_total",
+                              "Callbacks a receiver accepted (2xx).")
+CALLBACK_FAILURES = Counter(
+    "ingress_callbacks_failed_total",
+    "Callback attempts that failed: retried, dead (gave up, dead-lettered) or gone (410).",
+    ["outcome"],
+)
+CALLBACK_SECONDS = Histogram(
+    "ingress_callback_attempt_duration_seconds", "Time one callback attempt took.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+CALLBACK_DELAY = Histogram(
+    "ingress_callback_delivery_latency_seconds",
+    "From the status change to the callback's delivery (retries included).",
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86400.0),
+)
 
 
 class OutboxCollector:
@@ -100,6 +116,23 @@ class OutboxCollector:
         failed.add_metric([], status["failed"])
         yield pending
         yield oldest
+        yield failed
+        yield from self._callbacks()
+
+    def _callbacks(self):
+        from .callbacks.service import callback_status
+
+        try:
+            with self.app.app_context():
+                status = callback_status()
+        except Exception:  # a scrape never fails because the database is down
+            return
+        pending = GaugeMetricFamily("ingress_callbacks_pending", "Callbacks waiting to be sent.")
+        failed = GaugeMetricFamily("ingress_callbacks_failed",
+                                   "Dead-lettered callbacks (`flask callbacks failed`).")
+        pending.add_metric([], status["pending"])
+        failed.add_metric([], status["failed"])
+        yield pending
         yield failed
 
 

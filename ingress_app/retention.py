@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import Flask
 
 from .audit.service import prune_audit_events
+from .callbacks.service import prune_callbacks
 from .db_types import utcnow
 from .extensions import db
 from .outbox.models import OutboxMessage
@@ -30,7 +31,9 @@ def prune_retained(app: Flask) -> dict[str, int]:
       stay until an operator retries or deletes them);
     - webhook deliveries last seen more than WEBHOOK_DELIVERY_RETENTION_HOURS ago (their
       dedupe window);
-    - audit events older than AUDIT_RETENTION_DAYS (0 keeps them).
+    - audit events older than AUDIT_RETENTION_DAYS (0 keeps them);
+    - callbacks delivered (or gone) more than CALLBACK_RETENTION_HOURS ago, with their
+      attempts.
 
     Returns how many rows went, per table.
     """
@@ -48,6 +51,7 @@ def prune_retained(app: Flask) -> dict[str, int]:
         counts["audit_events"] = (
             prune_audit_events(utcnow() - timedelta(days=days)) if days > 0 else 0
         )
+        counts["callback_deliveries"] = prune_callbacks()
     for table, count in counts.items():
         if count:
             log.info("pruned old rows", extra={"table": table, "deleted": count})

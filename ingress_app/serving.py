@@ -43,20 +43,24 @@ def post_worker_init(worker: Any) -> None:
     """Start the worker's outbox relay after fork (producers are never shared) and tune
     the garbage collector. If the relay cannot start the worker still serves; another
     relay publishes what it accepts."""
+    from .callbacks.relay import start_background_callbacks  # in the worker, never the master
     from .outbox.relay import start_background_relay  # in the worker, never the master
 
     tune_gc_for_serving()
     start_background_relay(worker.wsgi)
+    start_background_callbacks(worker.wsgi)
 
 
 @never_raises
 def worker_exit(server: Any, worker: Any) -> None:
     """Stop the relay and flush its producer: a graceful stop leaves nothing in flight."""
+    from .callbacks.relay import stop_background_callbacks  # in the worker, never the master
     from .outbox.relay import stop_background_relay  # in the worker, never the master
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         stop_background_relay(app)
+        stop_background_callbacks(app)
 
 
 class _Captured:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from .auth import JwksKeys, VerifiedTokens
     from .cache import _Breaker
+    from .callbacks.relay import CallbackRelay
     from .dbdeadlines import CallDeadlines
     from .outbox.relay import OutboxRelay
     from .policies.runtime import PolicyRuntime
@@ -52,6 +53,8 @@ class IngressState:
     metrics_registry: CollectorRegistry | None = None
     #: this process's outbox relay thread, while it runs
     outbox_relay: OutboxRelay | None = None
+    #: this process's callbacks relay, while it runs
+    callbacks_relay: CallbackRelay | None = None
     #: extra `/health` checks: each returns `{name: check}`
     health_checks: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
 

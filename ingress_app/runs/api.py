@@ -112,6 +112,8 @@ def run_request(
         tenant_id=body.get("tenant_id"),
         request_id=idempotency_key(body.get("request_id"), idempotency_header),
         source=source,
+        callback_url=body.get("callback_url"),
+        callback_events=body.get("callback_events"),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit import service as audit
 from ..cache import cache_delete
+from ..callbacks.service import enqueue_status_change
 from ..contracts import PolicyContext
 from ..db_types import utcnow
 from ..extensions import db
@@ -168,6 +169,7 @@ def _run_update(run: FlowRun, event: dict[str, Any]) -> str:
         run.output_data = event["output"]
     if event["error"] is not None:
         run.error_message = event["error"]
+    enqueue_status_change(run)  # committed with the change, sent by the callbacks relay
     audit.add_audit_event(
         tenant_id=run.tenant_id,
         actor="orchestrator",

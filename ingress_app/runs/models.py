@@ -54,6 +54,9 @@ class FlowRun(db.Model):
     tasks: Mapped[Any | None] = mapped_column(JsonType)
     # "registry" (flow_version is the registry version used) or "inline" (flow_definition given)
     flow_origin: Mapped[str] = mapped_column(String(16), default="inline", server_default="inline")
+    # where to POST this run's events (signed with the tenant's callback secret), and which
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    callback_events: Mapped[Any | None] = mapped_column(JsonType)
 
 
 class RunEvent(db.Model):

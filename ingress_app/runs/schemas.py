@@ -7,6 +7,7 @@ from datetime import UTC
 import marshmallow as ma
 from marshmallow import validate
 
+from ..callbacks.schemas import EVENT_TYPES, callback_events_field, callback_url_field
 from ..pagination import PageArgsSchema, page_schema
 from ..schemas import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
 from .models import STATUSES
@@ -36,6 +37,8 @@ class RunCreateSchema(ma.Schema):
             "visible ASCII, no spaces"
         },
     )
+    callback_url = callback_url_field()
+    callback_events = callback_events_field()
 
 
 class RunAcceptedSchema(ma.Schema):
@@ -212,6 +215,23 @@ def parse_run_body(body: object) -> dict:
             problems.append({"path": name, "message": "Not a valid mapping type."})
         else:
             parsed[name] = value
+    if "callback_events" in body:
+        events = body["callback_events"]
+        if events is None:
+            problems.append({"path": "callback_events", "message": "Field may not be null."})
+        elif not isinstance(events, list):
+            problems.append({"path": "callback_events", "message": "Not a valid list."})
+        elif any(not isinstance(e, str) or e not in EVENT_TYPES for e in events):
+            problems.append(
+                {"path": "callback_events", "message": f"Must be one of: {', '.join(EVENT_TYPES)}."}
+            )
+        elif not 1 <= len(events) <= len(EVENT_TYPES):
+            problems.append(
+                {"path": "callback_events",
+                 "message": f"Length must be between 1 and {len(EVENT_TYPES)}."}
+            )
+        else:
+            parsed["callback_events"] = sorted(set(events))
     if problems:
         raise ValidationFailed(problems)
     parsed.setdefault("input", {})

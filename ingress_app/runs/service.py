@@ -16,6 +16,7 @@ from .. import keys, metrics
 from ..audit import service as audit
 from ..auth import Principal
 from ..cache import cache_delete, cache_get, cache_set
+from ..callbacks.service import check_callback_url, enqueue_status_change
 from ..contracts import PolicyContext
 from ..db_types import utcnow
 from ..errors import (
@@ -60,6 +61,9 @@ class RunRequest:
     source: str = "api"
     #: Who the audit trail names (default: the principal's user), e.g. "webhook:<id>".
     actor: str | None = None
+    #: Where the run's events are POSTed, and which (default: run.finished only).
+    callback_url: str | None = None
+    callback_events: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ def prepare_run(
     With `enforce=False` (the dry run) policy violations are returned, not raised.
     """
     tenant_id = _check_tenant(req, principal)
+    if req.callback_url is not None:
+        check_callback_url(req.callback_url)  # 400 for an address that may not be called
     flow, registry_version = _resolve_flow(req, tenant_id)
     ctx = PolicyContext(
         tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
@@ -156,12 +162,15 @@ def prepare_run(
 
 
 def _fingerprint_material(req: RunRequest) -> dict[str, Any]:
-    return {
+    material = {
         "flow_id": req.flow_id,
         "flow_version": req.flow_version,
         "flow_definition": req.flow_definition,
         "input": req.input,
     }
+    if req.callback_url is not None:  # absent: the fingerprint of runs stored before
+        material["callback"] = [req.callback_url, req.callback_events]
+    return material
 
 
 def request_fingerprint(req: RunRequest) -> str:
@@ -335,6 +344,8 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
         "request_hash": fingerprint,
         "policy_modifications": prepared.modifications,
         "flow_origin": prepared.flow_origin,
+        "callback_url": req.callback_url,
+        "callback_events": req.callback_events,
     }
     audit_row = {
         "event_id": new_id(),
@@ -508,6 +519,7 @@ def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[s
         now = utcnow()
         run.status = CANCEL_REQUESTED
         run.updated_at = now
+        enqueue_status_change(run, now)
         row = outbox_row(
             topic=current_app.config["KAFKA_TOPIC_FLOW_RUNS"],
             message_type=messages.CANCEL_REQUESTED,

@@ -36,12 +36,13 @@ WITH new_run AS (
     INSERT INTO flow_runs_audit (
         run_id, correlation_id, flow_id, tenant_id, user_id, request_id, input_data,
         flow_definition, status, created_at, updated_at, flow_version, source,
-        request_hash, policy_modifications, flow_origin)
+        request_hash, policy_modifications, flow_origin, callback_url, callback_events)
     VALUES (
         :run_id, :correlation_id, :flow_id, :tenant_id, :user_id, :request_id,
         CAST(:input_data AS JSONB), CAST(:flow_definition AS JSONB), :status, :created_at,
         :created_at, :flow_version, :source, :request_hash,
-        CAST(:policy_modifications AS JSONB), :flow_origin)
+        CAST(:policy_modifications AS JSONB), :flow_origin, :callback_url,
+        CAST(:callback_events AS JSONB))
     ON CONFLICT (tenant_id, request_id) DO NOTHING
     RETURNING run_id
 ), new_message AS (
@@ -84,6 +85,9 @@ def _insert_postgresql(run, message, audit) -> bool:
         "input_data": dumps_str(run["input_data"]),
         "flow_definition": dumps_str(run["flow_definition"]),
         "policy_modifications": dumps_str(run["policy_modifications"]),
+        "callback_events": (
+            None if run["callback_events"] is None else dumps_str(run["callback_events"])
+        ),
         "message_id": message["message_id"],
         "topic": message["topic"],
         "headers": dumps_str(message["headers"]),

@@ -124,6 +124,8 @@ class Webhook:
     secrets: tuple[str, ...] = field(repr=False)
     items: str | None = None
     require_delivery_id: bool = False
+    callback_url: str | None = None
+    callback_events: list[str] | None = None
 
     @property
     def actor(self) -> str:
@@ -174,6 +176,8 @@ def _load_webhook(webhook_id: str) -> Webhook:
         secrets=tuple(valid),
         items=settings.get("items"),
         require_delivery_id=bool(settings.get("require_delivery_id")),
+        callback_url=settings.get("callback_url"),
+        callback_events=settings.get("callback_events"),
     )
     db.session.rollback()  # end the read transaction
     return webhook
@@ -347,6 +351,8 @@ def _run_request(
         request_id=request_id,
         source="webhook",
         actor=webhook.actor,
+        callback_url=webhook.callback_url,
+        callback_events=webhook.callback_events,
     )
 
 

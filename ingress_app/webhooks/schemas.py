@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from ..callbacks.schemas import callback_events_field, callback_url_field
 from ..pagination import PageArgsSchema, page_schema
 from .verification import (
     AUTH_TYPES,
@@ -141,6 +142,8 @@ class WebhookConfigCreateSchema(ma.Schema):
     auth = ma.fields.Nested(WebhookAuthSchema, load_default=lambda: {"type": "standard-webhooks"})
     input_mapping = _mapping_field(allow_none=True)
     items = _items_field(allow_none=True, load_default=None)
+    callback_url = callback_url_field(allow_none=True, load_default=None)
+    callback_events = callback_events_field(allow_none=True, load_default=None)
     require_delivery_id = _require_delivery_id_field(load_default=False)
     enabled = ma.fields.Boolean(load_default=True)
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
@@ -159,6 +162,8 @@ class WebhookConfigUpdateSchema(ma.Schema):
     auth = ma.fields.Nested(WebhookAuthSchema)
     input_mapping = _mapping_field(allow_none=True)
     items = _items_field(allow_none=True)
+    callback_url = callback_url_field(allow_none=True)
+    callback_events = callback_events_field(allow_none=True)
     require_delivery_id = _require_delivery_id_field()
     enabled = ma.fields.Boolean()
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
@@ -187,6 +192,8 @@ class WebhookConfigSchema(ma.Schema):
     auth = ma.fields.Nested(WebhookAuthOutSchema, required=True)
     input_mapping = ma.fields.Dict(allow_none=True)
     items = ma.fields.String(allow_none=True, metadata={"enum": list(ITEMS_MODES)})
+    callback_url = ma.fields.String(allow_none=True)
+    callback_events = ma.fields.List(ma.fields.String(), allow_none=True)
     require_delivery_id = ma.fields.Boolean(required=True)
     enabled = ma.fields.Boolean(required=True)
     description = ma.fields.String(allow_none=True)

@@ -16,6 +16,7 @@ from flask import current_app, url_for
 
 from ..audit import service as audit
 from ..auth import Principal
+from ..callbacks.service import check_callback_url
 from ..config import ConfigError, is_production
 from ..db_types import utcnow
 from ..errors import ApiError, NotFound, ValidationFailed
@@ -99,6 +100,8 @@ def config_to_dict(config: WebhookConfig) -> dict[str, Any]:
         "input_mapping": settings.get("input_mapping"),
         "items": settings.get("items"),
         "require_delivery_id": bool(settings.get("require_delivery_id")),
+        "callback_url": settings.get("callback_url"),
+        "callback_events": settings.get("callback_events"),
         "enabled": config.enabled,
         "description": config.description,
         "created_by": config.user_id,
@@ -225,6 +228,8 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
     if mapping:
         compile_mapping(mapping)
     auth_type, auth_options = _auth_settings(data["auth"])
+    if data.get("callback_url"):
+        check_callback_url(data["callback_url"])
     secret = generate_secret()
     now = utcnow()
     config = WebhookConfig(
@@ -238,6 +243,8 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
             "flow_definition": definition,
             "items": data.get("items"),
             "require_delivery_id": data.get("require_delivery_id", False),
+            "callback_url": data.get("callback_url"),
+            "callback_events": data.get("callback_events"),
         },
         enabled=data["enabled"],
         created_at=now,
@@ -316,7 +323,9 @@ def update_config(
             if mapping:
                 compile_mapping(mapping)
             settings["input_mapping"] = mapping
-        for name in ("items", "require_delivery_id"):
+        if data.get("callback_url"):
+            check_callback_url(data["callback_url"])
+        for name in ("items", "require_delivery_id", "callback_url", "callback_events"):
             if name in data:
                 settings[name] = data[name]
         if "enabled" in data:

@@ -62,3 +62,28 @@ def test_a_body_that_is_not_an_object_is_rejected(body):
         "problems": [{"path": "body", "message": "Invalid input type."}],
         "problem_count": 1,
     }
+
+
+CALLBACK_BODIES = [
+    {"callback_url": "https://example.com/hook"},
+    {"callback_url": ""},
+    {"callback_url": "x" * 2049},
+    {"callback_url": 5},
+    {"callback_url": None},
+    {"callback_events": ["run.finished"]},
+    {"callback_events": ["run.finished", "run.status_changed"]},
+    {"callback_events": []},
+    {"callback_events": ["run.exploded"]},
+    {"callback_events": "run.finished"},
+    {"callback_events": [3]},
+    {"callback_events": None},
+    {"callback_events": ["run.finished", "run.finished", "run.finished"]},
+]
+
+
+@pytest.mark.parametrize("body", CALLBACK_BODIES, ids=[str(i) for i in range(len(CALLBACK_BODIES))])
+def test_fast_parser_checks_callbacks_as_the_schema_does(body):
+    fast_ok, fast = fast_verdict(body)
+    schema_ok, schema = schema_verdict(body)
+    assert fast_ok == schema_ok
+    assert (fast if not fast_ok else sorted(fast)) == (schema if not schema_ok else sorted(schema))
