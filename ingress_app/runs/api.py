@@ -19,6 +19,7 @@ from ..schemas import (
     IDEMPOTENCY_KEY_RULE,
     IDEMPOTENT_REPLAYED,
     LOCATION,
+    RATE_LIMIT_HEADERS,
     documents_errors,
     idempotency_key_parameter,
 )
@@ -123,15 +124,21 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
 class Runs(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="listRuns")
     @blp.arguments(RunListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, RunPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):
-        """List the caller's tenant's runs, newest first (keyset pagination)."""
+        """List the caller's tenant's runs, newest first (keyset pagination).
+
+        Filter by `status`, `flow_id` and creation time; the next page is `cursor=` the
+        `next_cursor` of this one. `input`, `output` and `tasks` only with `include=`.
+        """
         return service.list_runs(g.principal.tenant_id, args)
 
     @tenant_limited
     @blp.doc(
+        operationId="createRun",
         requestBody=RUN_CREATE_BODY,
         parameters=[
             idempotency_key_parameter(
@@ -139,7 +146,11 @@ class Runs(MethodView):
             )
         ],
     )
-    @blp.response(202, RunAcceptedSchema, headers={**LOCATION, **IDEMPOTENT_REPLAYED})
+    @blp.response(
+        202,
+        RunAcceptedSchema,
+        headers={**LOCATION, **IDEMPOTENT_REPLAYED, **RATE_LIMIT_HEADERS},
+    )
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 429, 503)
     def post(self):
         """Start a flow run.
@@ -161,10 +172,15 @@ class Runs(MethodView):
 class RunById(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="getRun")
     @blp.response(200, RunSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, run_id):
-        """Show a run of the caller's tenant."""
+        """Show a run of the caller's tenant.
+
+        Its status, each task's latest state and, once finished, its output or error.
+        Another tenant's run is a 404, as an unknown one.
+        """
         body = service.get_run_json(run_id, g.principal.tenant_id)
         return JSONBytesResponse(body, 200)
 
@@ -173,6 +189,7 @@ class RunById(MethodView):
 class RunCancel(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="cancelRun")
     @blp.response(202, RunSchema)
     @documents_errors(blp, 401, 404, 409, 503)
     def post(self, run_id):
@@ -187,6 +204,7 @@ class RunCancel(MethodView):
 class RunValidate(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="validateRun")
     @blp.arguments(RunCreateSchema())
     @blp.response(200, RunValidationSchema)
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 503)

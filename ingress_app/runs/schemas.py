@@ -7,37 +7,94 @@ from datetime import UTC
 import marshmallow as ma
 from marshmallow import validate
 
+from ..flows.model import MAX_DEPENDENCIES, MAX_ID_LENGTH, MAX_TASKS, MAX_VERSION_LENGTH
+from ..openapi import Embedded, EnumString, NamedEnum
 from ..pagination import PageArgsSchema, page_schema
 from ..schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
+from ..schemas import ViolationSchema as ViolationSchema
+from .events import TASK_STATUSES
 from .models import STATUSES
 
+RUN_STATUS = NamedEnum(
+    "RunStatus",
+    tuple(STATUSES),
+    "A run's status. SUCCEEDED, FAILED, CANCELLED and TIMED_OUT are final.",
+)
+TASK_STATUS = NamedEnum(
+    "TaskStatus",
+    tuple(STATUSES) + tuple(sorted(TASK_STATUSES - set(STATUSES))),
+    "A task's latest reported status (the run statuses, SKIPPED and RETRYING).",
+)
+FLOW_TYPE = NamedEnum("FlowType", ("DAG",), "The kind of flow: a DAG of tasks.")
+FLOW_ORIGIN = NamedEnum(
+    "FlowOrigin",
+    ("registry", "inline"),
+    "Where a run's flow came from: the registry (`flow_version` is the version used) "
+    "or an inline `flow_definition`",
+)
 
-class FlowTaskSchema(ma.Schema):
-    """A task of a flow (documentation; `ingress_app.flows` validates)."""
+# What `ingress_app.flows` accepts, documented: `null` is "absent" for the optional
+# strings; unknown fields are kept and passed through.
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+
+
+class TaskSchema(ma.Schema):
+    """A task of a flow. Fields not listed here are kept and passed to the orchestrator."""
 
     class Meta:
         unknown = ma.INCLUDE
 
-    id = ma.fields.String(required=True)
-    type = ma.fields.String(required=True)
-    name = ma.fields.String()
-    depends_on = ma.fields.List(ma.fields.String())
+    id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={"description": "Unique within the flow"},
+    )
+    type = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={"description": "What runs the task (`llm`, `tool`, ...)"},
+    )
+    name = ma.fields.String(allow_none=True)
+    depends_on = ma.fields.List(
+        ma.fields.String(),
+        validate=validate.Length(max=MAX_DEPENDENCIES),
+        metadata={"description": "Ids of the tasks that must finish first", "default": []},
+    )
     retries = ma.fields.Integer(metadata={"minimum": 0, "default": 0})
-    timeout_seconds = ma.fields.Integer(metadata={"exclusiveMinimum": 0, "default": 300})
-    config = ma.fields.Dict()
+    timeout_seconds = ma.fields.Integer(metadata={"minimum": 1, "default": 300})
+    config = ma.fields.Dict(metadata={"description": "The task's own settings", "default": {}})
 
 
 class FlowDefinitionSchema(ma.Schema):
-    """A flow: a DAG of agent tasks (documentation; `ingress_app.flows` validates)."""
+    """A flow: a DAG of agent tasks. Fields not listed here are kept and passed on."""
 
     class Meta:
         unknown = ma.INCLUDE
 
-    id = ma.fields.String(required=True)
-    version = ma.fields.String()
-    type = ma.fields.String(metadata={"enum": ["DAG"], "default": "DAG"})
-    tenant_id = ma.fields.String()
-    tasks = ma.fields.List(ma.fields.Nested(FlowTaskSchema), required=True)
+    id = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID_LENGTH))
+    version = ma.fields.Raw(
+        metadata={
+            "description": f"A string (at most {MAX_VERSION_LENGTH} characters) or an "
+            "integer; null or absent: none",
+            "anyOf": [{**_NULLABLE_TEXT, "maxLength": MAX_VERSION_LENGTH}, {"type": "integer"}],
+        },
+    )
+    type = EnumString(FLOW_TYPE, load_default="DAG")
+    tenant_id = ma.fields.String(
+        allow_none=True, metadata={"description": "If given, the caller's tenant"}
+    )
+    name = ma.fields.String(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+    tasks = ma.fields.List(
+        ma.fields.Nested(TaskSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_TASKS),
+    )
+
+
+def flow_definition_field(**kwargs) -> Embedded:
+    """A `FlowDefinition` in a body, checked by `ingress_app.flows` (not marshmallow)."""
+    return Embedded(FlowDefinitionSchema, **kwargs)
 
 
 class RunCreateSchema(ma.Schema):
@@ -49,10 +106,10 @@ class RunCreateSchema(ma.Schema):
 
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     flow_version = ma.fields.String(validate=validate.Length(min=1, max=64))
-    flow_definition = ma.fields.Dict(
+    flow_definition = flow_definition_field(
         metadata={"description": "Inline flow definition; wins over the registry"}
     )
-    input = ma.fields.Dict(load_default=dict)
+    input = ma.fields.Dict(load_default=dict, metadata={"description": "The run's input"})
     tenant_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     request_id = ma.fields.String(
         validate=[
@@ -67,6 +124,8 @@ class RunCreateSchema(ma.Schema):
 
 
 class RunAcceptedSchema(ma.Schema):
+    """The accepted run: read it at `Location` (`GET /v1/runs/{run_id}`)."""
+
     run_id = ma.fields.String(required=True)
     correlation_id = ma.fields.String(required=True)
     replayed = ma.fields.Boolean(
@@ -78,12 +137,12 @@ class RunAcceptedSchema(ma.Schema):
 class TaskProgressSchema(ma.Schema):
     """The latest reported state of one task."""
 
-    status = ma.fields.String(required=True)
+    status = EnumString(TASK_STATUS, required=True)
     updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
-    output = ma.fields.Raw(allow_none=True)
+    output = ma.fields.Raw(metadata={"description": "The task's output (any JSON value)"})
     error = ma.fields.String(allow_none=True)
     policy_violations = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(ViolationSchema),
         metadata={"description": "PostTaskPolicy breaches found when the task finished"},
     )
 
@@ -92,24 +151,22 @@ class RunSchema(ma.Schema):
     """A run as the API shows it."""
 
     run_id = ma.fields.String(required=True)
-    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    status = EnumString(RUN_STATUS, required=True)
     created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     tenant_id = ma.fields.String(required=True)
     flow_id = ma.fields.String(required=True)
     flow_version = ma.fields.String(allow_none=True)
-    flow_origin = ma.fields.String(
-        metadata={
-            "enum": ["registry", "inline"],
-            "description": "Where the flow came from: the registry (flow_version is the "
-            "registry version used) or an inline flow_definition",
-        }
-    )
+    flow_origin = EnumString(FLOW_ORIGIN)
     correlation_id = ma.fields.String(required=True)
     request_id = ma.fields.String(allow_none=True)
     source = ma.fields.String()
-    input = ma.fields.Raw(required=True)
-    output = ma.fields.Raw(allow_none=True)
+    input = ma.fields.Raw(
+        required=True, metadata={"description": "The run's input (an object for API runs)"}
+    )
+    output = ma.fields.Raw(
+        metadata={"description": "The orchestrator's output (any JSON value; null until then)"}
+    )
     error = ma.fields.String(allow_none=True)
     tasks = ma.fields.Dict(
         keys=ma.fields.String(),
@@ -129,7 +186,7 @@ class RunListItemSchema(RunSchema):
     """A run in a list: `input`, `output` and `tasks` only when `include` names them."""
 
     input = ma.fields.Raw(metadata={"description": "Only with `include=input`"})
-    output = ma.fields.Raw(allow_none=True, metadata={"description": "Only with `include=output`"})
+    output = ma.fields.Raw(metadata={"description": "Only with `include=output` (any JSON value)"})
     tasks = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(TaskProgressSchema),
@@ -138,7 +195,7 @@ class RunListItemSchema(RunSchema):
 
 
 class RunListArgsSchema(PageArgsSchema):
-    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    status = EnumString(RUN_STATUS, error="Must be one of: {choices}.")
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     created_after = ma.fields.AwareDateTime(default_timezone=UTC)
     created_before = ma.fields.AwareDateTime(default_timezone=UTC)
@@ -160,13 +217,9 @@ class RunListArgsSchema(PageArgsSchema):
 RunPageSchema = page_schema(RunListItemSchema, "RunPage")
 
 
-class ViolationSchema(ma.Schema):
-    policy = ma.fields.String(required=True)
-    task_id = ma.fields.String(allow_none=True, required=True)
-    message = ma.fields.String(required=True)
-
-
 class ModificationSchema(ma.Schema):
+    """A change a policy made to the flow (a default filled in, a limit applied)."""
+
     policy = ma.fields.String(required=True)
     task_id = ma.fields.String(allow_none=True)
     note = ma.fields.String(required=True)
@@ -178,7 +231,9 @@ class RunValidationSchema(ma.Schema):
     valid = ma.fields.Boolean(required=True)
     violations = ma.fields.List(ma.fields.Nested(ViolationSchema), required=True)
     modifications = ma.fields.List(ma.fields.Nested(ModificationSchema), required=True)
-    flow_definition = ma.fields.Dict(required=True)
+    flow_definition = flow_definition_field(
+        required=True, metadata={"description": "The flow as it would be stored and published"}
+    )
 
 
 _TEXT_LIMITS = {"flow_id": 255, "flow_version": 64, "tenant_id": 255, "request_id": 255}
