@@ -80,14 +80,13 @@ class Api(_Api):
 
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)
-        from .webhooks.schemas import WEBHOOK_FORM, WEBHOOK_PAYLOAD, WEBHOOK_SECURITY_SCHEMES
+        from .webhooks.schemas import WEBHOOK_PAYLOAD, WEBHOOK_SECURITY_SCHEMES
 
         # referenced by hand: from `ErrorSchema.detail` (a string, this object or null)
         # and from the webhook intake, whose body and credentials no marshmallow
         # schema describes
         self.spec.components.schema("ErrorDetail", schema=ErrorDetailSchema)
         self.spec.components.schema("WebhookPayload", WEBHOOK_PAYLOAD)
-        self.spec.components.schema("WebhookForm", WEBHOOK_FORM)
         for name, scheme in WEBHOOK_SECURITY_SCHEMES.items():
             self.spec.components.security_scheme(name, scheme)
 

@@ -62,13 +62,23 @@ class Embedded(ma.fields.Nested):
 
 
 class IngressConverter(OpenAPIConverter):
-    """Named enums become `$ref`s; nullable references become `anyOf: [ref, null]`."""
+    """Named enums become `$ref`s; nullable references become `anyOf: [ref, null]`;
+    lengths of objects count their keys."""
 
     def field2property(self, field: ma.fields.Field) -> dict:
         if isinstance(field, EnumString):
             return self._enum_property(field)
         prop = super().field2property(field)
         return _nullable_reference(prop)
+
+    def field2length(self, field: ma.fields.Field, **kwargs: Any) -> dict:
+        """A `Length` on an object bounds its number of keys (apispec writes `maxLength`,
+        which applies to strings only)."""
+        attributes = super().field2length(field, **kwargs)
+        if isinstance(field, ma.fields.Dict):
+            names = {"minLength": "minProperties", "maxLength": "maxProperties"}
+            attributes = {names.get(key, key): value for key, value in attributes.items()}
+        return attributes
 
     def _enum_property(self, field: EnumString) -> dict:
         named = field.named

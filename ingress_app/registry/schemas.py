@@ -18,6 +18,9 @@ class FlowRegisterSchema(FlowDefinitionSchema):
     at once, so loading only makes sure an object arrived; unknown flow fields are kept.
     """
 
+    class Meta:
+        unknown = ma.INCLUDE  # documented: `additionalProperties: true`
+
     id = ma.fields.String(
         required=True,
         validate=[validate.Length(min=1, max=MAX_ID_LENGTH), validate.Regexp(r"^[^/]+$")],
@@ -43,7 +46,9 @@ class FlowRegisterSchema(FlowDefinitionSchema):
         ma.fields.String(validate=validate.Length(min=1, max=MAX_TAG_LENGTH)),
         allow_none=True,
         validate=validate.Length(max=MAX_TAGS),
-        metadata={"description": "Labels for search (`GET /v1/flows?tag=`); stored as a sorted set"},
+        metadata={
+            "description": "Labels for search (`GET /v1/flows?tag=`); stored as a sorted set"
+        },
     )
     metadata = ma.fields.Dict(
         allow_none=True, metadata={"description": "Free metadata, stored and shown as given"}

@@ -34,7 +34,9 @@ FLOW_ORIGIN = NamedEnum(
 )
 
 # What `ingress_app.flows` accepts, documented: `null` is "absent" for the optional
-# strings; unknown fields are kept and passed through.
+# strings; unknown fields are kept and passed through. (No `additionalProperties`: `true`
+# would make generated types accept a typo such as `retires`, `false` would be untrue.
+# apispec writes `false` for marshmallow's default RAISE, `true` for INCLUDE.)
 _NULLABLE_TEXT = {"type": "string", "nullable": True}
 
 
@@ -42,7 +44,7 @@ class TaskSchema(ma.Schema):
     """A task of a flow. Fields not listed here are kept and passed to the orchestrator."""
 
     class Meta:
-        unknown = ma.INCLUDE
+        unknown = ma.EXCLUDE  # documented without `additionalProperties`
 
     id = ma.fields.String(
         required=True,
@@ -69,7 +71,7 @@ class FlowDefinitionSchema(ma.Schema):
     """A flow: a DAG of agent tasks. Fields not listed here are kept and passed on."""
 
     class Meta:
-        unknown = ma.INCLUDE
+        unknown = ma.EXCLUDE  # documented without `additionalProperties`
 
     id = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID_LENGTH))
     version = ma.fields.Raw(

@@ -137,7 +137,6 @@ def _mapping_field(**kwargs) -> ma.fields.Dict:
         metadata={
             "description": "Run input key → JMESPath over {payload, headers, query}; "
             "none: the payload is the input",
-            "maxProperties": 100,
         },
         **kwargs,
     )
@@ -320,7 +319,7 @@ WEBHOOK_SECURITY_SCHEMES: dict[str, dict] = {
         "name": "webhook-signature",
         "description": "`auth.type: standard-webhooks`: the headers `webhook-id`, "
         "`webhook-timestamp` (Unix time, within 5 minutes) and `webhook-signature: "
-        "v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">` keyed by the `whsec_` "
+        'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` keyed by the `whsec_` '
         "secret. `webhook-id` is also the delivery id.",
     },
     "webhookHmac": {
@@ -360,11 +359,5 @@ WEBHOOK_PAYLOAD = {
         {"type": "boolean"},
     ],
 }
-WEBHOOK_FORM = {
-    "description": "A form-encoded delivery (Zapier's `a__b` keys nest)",
-    "type": "object",
-    "additionalProperties": {"type": "string"},
-}
-
 WebhookConfigPageSchema = page_schema(WebhookConfigSchema, "WebhookConfigPage")
 DeliveryPageSchema = page_schema(DeliverySchema, "WebhookDeliveryPage")

@@ -331,7 +331,11 @@ def test_the_webhook_intake_documents_its_own_auth(spec):
         {"webhookToken": []},
         {"webhookBasic": []},
     ]
-    assert schemes["webhookToken"] == {**schemes["webhookToken"], "in": "header", "name": TOKEN_HEADER}
+    assert schemes["webhookToken"] == {
+        **schemes["webhookToken"],
+        "in": "header",
+        "name": TOKEN_HEADER,
+    }
     assert schemes["webhookBasic"]["scheme"] == "basic"
     assert "401" in operation["responses"]
 
