@@ -25,6 +25,7 @@ from ..schemas import (
 )
 from . import service
 from .schemas import (
+    RUN_REQUEST_SCHEMA,
     RunAcceptedSchema,
     RunCreateSchema,
     RunListArgsSchema,
@@ -86,7 +87,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # The hot path parses and answers by hand (see parse_run_body); the schema documents it.
 RUN_CREATE_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": RunCreateSchema}},
+    "content": {"application/json": {"schema": RUN_REQUEST_SCHEMA}},
 }
 
 
@@ -204,7 +205,7 @@ class RunCancel(MethodView):
 class RunValidate(MethodView):
     decorators = [auth_required]
 
-    @blp.doc(operationId="validateRun")
+    @blp.doc(operationId="validateRun", requestBody=RUN_CREATE_BODY)
     @blp.arguments(RunCreateSchema())
     @blp.response(200, RunValidationSchema)
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 503)

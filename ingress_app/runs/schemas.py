@@ -125,6 +125,25 @@ class RunCreateSchema(ma.Schema):
     )
 
 
+class RunOfRegisteredFlowSchema(RunCreateSchema):
+    """A run of a registered flow: `flow_id` (and optionally `flow_version`)."""
+
+    flow_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class RunOfInlineFlowSchema(RunCreateSchema):
+    """A run of the flow given inline in `flow_definition`."""
+
+    flow_definition = flow_definition_field(
+        required=True, metadata={"description": "Inline flow definition; wins over the registry"}
+    )
+
+
+#: "`flow_id` or `flow_definition`", as the document says it: a body is one of the two
+#: (both given: the inline flow wins). Documentation only, for the views that parse by hand.
+RUN_REQUEST_SCHEMA = {"anyOf": [RunOfRegisteredFlowSchema, RunOfInlineFlowSchema]}
+
+
 class RunAcceptedSchema(ma.Schema):
     """The accepted run: read it at `Location` (`GET /v1/runs/{run_id}`)."""
 

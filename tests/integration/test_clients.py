@@ -77,8 +77,9 @@ from ingress_client.models import (  # noqa: E402
     Problem,
     RotateSecret,
     Run,
-    RunCreate,
-    RunCreateInput,
+    RunOfInlineFlow,
+    RunOfRegisteredFlow,
+    RunOfRegisteredFlowInput,
     RunStatus,
     Task,
     TaskStatus,
@@ -307,9 +308,9 @@ def test_runs_and_flows_through_the_generated_client(live):
         assert get_flow.sync("support-triage", client=client).version == "3"
 
         # create a run of the registered flow; the same request_id again is its replay
-        request = RunCreate(
+        request = RunOfRegisteredFlow(
             flow_id="support-triage",
-            input_=RunCreateInput.from_dict({"ticket": 42}),
+            input_=RunOfRegisteredFlowInput.from_dict({"ticket": 42}),
             request_id="ticket-42",
         )
         accepted = create_run.sync(client=client, body=request)
@@ -336,13 +337,13 @@ def test_runs_and_flows_through_the_generated_client(live):
         assert run.tasks["classify"].output == {"label": "billing"}
 
         # an inline flow; listed with a typed status filter; then cancelled
-        inline = create_run.sync(client=client, body=RunCreate(flow_definition=flow("inline")))
+        inline = create_run.sync(client=client, body=RunOfInlineFlow(flow_definition=flow("inline")))
         pending = list_runs.sync(client=client, status=RunStatus.PENDING, include="input")
         assert [r.run_id for r in pending.items] == [inline.run_id]
         cancelled = cancel_run.sync(inline.run_id, client=client)
         assert cancelled.status == RunStatus.CANCEL_REQUESTED
 
-        verdict = validate_run.sync(client=client, body=RunCreate(flow_definition=flow()))
+        verdict = validate_run.sync(client=client, body=RunOfInlineFlow(flow_definition=flow()))
         assert verdict.valid is True and verdict.violations == []
         assert verdict.flow_definition.tasks[0].retries == 2
 
@@ -356,7 +357,7 @@ def test_error_details_arrive_as_typed_objects(live):
         broken = FlowDefinition.from_dict(
             {"id": "broken", "tasks": [{"id": "a", "type": "llm", "depends_on": ["nope"]}]}
         )
-        refused = create_run.sync(client=client, body=RunCreate(flow_definition=broken))
+        refused = create_run.sync(client=client, body=RunOfInlineFlow(flow_definition=broken))
         assert isinstance(refused, Error)
         assert isinstance(refused.detail, ErrorDetail)
         assert refused.detail.problem_count == 1

@@ -31,10 +31,12 @@ from .rotate_secret import RotateSecret
 from .rotated_secret import RotatedSecret
 from .run import Run
 from .run_accepted import RunAccepted
-from .run_create import RunCreate
-from .run_create_input import RunCreateInput
 from .run_list_item import RunListItem
 from .run_list_item_tasks import RunListItemTasks
+from .run_of_inline_flow import RunOfInlineFlow
+from .run_of_inline_flow_input import RunOfInlineFlowInput
+from .run_of_registered_flow import RunOfRegisteredFlow
+from .run_of_registered_flow_input import RunOfRegisteredFlowInput
 from .run_page import RunPage
 from .run_status import RunStatus
 from .run_tasks import RunTasks
@@ -93,10 +95,12 @@ __all__ = (
     "RotateSecret",
     "Run",
     "RunAccepted",
-    "RunCreate",
-    "RunCreateInput",
     "RunListItem",
     "RunListItemTasks",
+    "RunOfInlineFlow",
+    "RunOfInlineFlowInput",
+    "RunOfRegisteredFlow",
+    "RunOfRegisteredFlowInput",
     "RunPage",
     "RunStatus",
     "RunTasks",

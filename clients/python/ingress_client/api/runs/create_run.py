@@ -10,7 +10,8 @@ from ... import errors
 
 from ...models.error import Error
 from ...models.run_accepted import RunAccepted
-from ...models.run_create import RunCreate
+from ...models.run_of_inline_flow import RunOfInlineFlow
+from ...models.run_of_registered_flow import RunOfRegisteredFlow
 from ...types import UNSET, Unset
 from typing import cast
 
@@ -18,7 +19,7 @@ from typing import cast
 
 def _get_kwargs(
     *,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
 ) -> dict[str, Any]:
@@ -37,7 +38,12 @@ def _get_kwargs(
         "url": "/v1/runs",
     }
 
-    _kwargs["json"] = body.to_dict()
+    
+    if isinstance(body, RunOfRegisteredFlow):
+        _kwargs["json"] = body.to_dict()
+    else:
+        _kwargs["json"] = body.to_dict()
+
 
     headers["Content-Type"] = "application/json"
 
@@ -137,7 +143,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
 ) -> Response[Error | RunAccepted]:
@@ -149,7 +155,7 @@ def sync_detailed(
 
     Args:
         idempotency_key (str | Unset):
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -175,7 +181,7 @@ idempotency_key=idempotency_key,
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
 ) -> Error | RunAccepted | None:
@@ -187,7 +193,7 @@ def sync(
 
     Args:
         idempotency_key (str | Unset):
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -208,7 +214,7 @@ idempotency_key=idempotency_key,
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
 ) -> Response[Error | RunAccepted]:
@@ -220,7 +226,7 @@ async def asyncio_detailed(
 
     Args:
         idempotency_key (str | Unset):
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -246,7 +252,7 @@ idempotency_key=idempotency_key,
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
 ) -> Error | RunAccepted | None:
@@ -258,7 +264,7 @@ async def asyncio(
 
     Args:
         idempotency_key (str | Unset):
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

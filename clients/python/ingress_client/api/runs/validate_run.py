@@ -9,7 +9,8 @@ from ...types import Response, UNSET
 from ... import errors
 
 from ...models.error import Error
-from ...models.run_create import RunCreate
+from ...models.run_of_inline_flow import RunOfInlineFlow
+from ...models.run_of_registered_flow import RunOfRegisteredFlow
 from ...models.run_validation import RunValidation
 from typing import cast
 
@@ -17,7 +18,7 @@ from typing import cast
 
 def _get_kwargs(
     *,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -32,7 +33,12 @@ def _get_kwargs(
         "url": "/v1/runs/validate",
     }
 
-    _kwargs["json"] = body.to_dict()
+    
+    if isinstance(body, RunOfRegisteredFlow):
+        _kwargs["json"] = body.to_dict()
+    else:
+        _kwargs["json"] = body.to_dict()
+
 
     headers["Content-Type"] = "application/json"
 
@@ -118,7 +124,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Response[Error | RunValidation]:
     """ Dry-run the accept pipeline: validation and policies, nothing stored or published.
@@ -128,7 +134,7 @@ def sync_detailed(
     `POST /v1/runs` would answer.
 
     Args:
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,7 +159,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Error | RunValidation | None:
     """ Dry-run the accept pipeline: validation and policies, nothing stored or published.
@@ -163,7 +169,7 @@ def sync(
     `POST /v1/runs` would answer.
 
     Args:
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -183,7 +189,7 @@ body=body,
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Response[Error | RunValidation]:
     """ Dry-run the accept pipeline: validation and policies, nothing stored or published.
@@ -193,7 +199,7 @@ async def asyncio_detailed(
     `POST /v1/runs` would answer.
 
     Args:
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -218,7 +224,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: RunCreate,
+    body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Error | RunValidation | None:
     """ Dry-run the accept pipeline: validation and policies, nothing stored or published.
@@ -228,7 +234,7 @@ async def asyncio(
     `POST /v1/runs` would answer.
 
     Args:
-        body (RunCreate):
+        body (RunOfInlineFlow | RunOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

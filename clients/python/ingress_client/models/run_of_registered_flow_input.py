@@ -14,12 +14,12 @@ from ..types import UNSET, Unset
 
 
 
-T = TypeVar("T", bound="RunCreateInput")
+T = TypeVar("T", bound="RunOfRegisteredFlowInput")
 
 
 
 @_attrs_define
-class RunCreateInput:
+class RunOfRegisteredFlowInput:
     """ The run's input
 
      """
@@ -42,12 +42,12 @@ class RunCreateInput:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        run_create_input = cls(
+        run_of_registered_flow_input = cls(
         )
 
 
-        run_create_input.additional_properties = d
-        return run_create_input
+        run_of_registered_flow_input.additional_properties = d
+        return run_of_registered_flow_input
 
     @property
     def additional_keys(self) -> list[str]:

@@ -13,32 +13,32 @@ from typing import cast
 
 if TYPE_CHECKING:
   from ..models.flow_definition import FlowDefinition
-  from ..models.run_create_input import RunCreateInput
+  from ..models.run_of_inline_flow_input import RunOfInlineFlowInput
 
 
 
 
 
-T = TypeVar("T", bound="RunCreate")
+T = TypeVar("T", bound="RunOfInlineFlow")
 
 
 
 @_attrs_define
-class RunCreate:
+class RunOfInlineFlow:
     """ 
         Attributes:
+            flow_definition (FlowDefinition):
             flow_id (str | Unset):
             flow_version (str | Unset):
-            flow_definition (FlowDefinition | Unset):
-            input_ (RunCreateInput | Unset): The run's input
+            input_ (RunOfInlineFlowInput | Unset): The run's input
             tenant_id (str | Unset):
             request_id (str | Unset): Idempotency key (or send the Idempotency-Key header): visible ASCII, no spaces
      """
 
+    flow_definition: FlowDefinition
     flow_id: str | Unset = UNSET
     flow_version: str | Unset = UNSET
-    flow_definition: FlowDefinition | Unset = UNSET
-    input_: RunCreateInput | Unset = UNSET
+    input_: RunOfInlineFlowInput | Unset = UNSET
     tenant_id: str | Unset = UNSET
     request_id: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -49,14 +49,12 @@ class RunCreate:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.flow_definition import FlowDefinition # noqa: PLC0415
-        from ..models.run_create_input import RunCreateInput # noqa: PLC0415
+        from ..models.run_of_inline_flow_input import RunOfInlineFlowInput # noqa: PLC0415
+        flow_definition = self.flow_definition.to_dict()
+
         flow_id = self.flow_id
 
         flow_version = self.flow_version
-
-        flow_definition: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.flow_definition, Unset):
-            flow_definition = self.flow_definition.to_dict()
 
         input_: dict[str, Any] | Unset = UNSET
         if not isinstance(self.input_, Unset):
@@ -70,13 +68,12 @@ class RunCreate:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "flow_definition": flow_definition,
         })
         if flow_id is not UNSET:
             field_dict["flow_id"] = flow_id
         if flow_version is not UNSET:
             field_dict["flow_version"] = flow_version
-        if flow_definition is not UNSET:
-            field_dict["flow_definition"] = flow_definition
         if input_ is not UNSET:
             field_dict["input"] = input_
         if tenant_id is not UNSET:
@@ -91,28 +88,23 @@ class RunCreate:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.flow_definition import FlowDefinition # noqa: PLC0415
-        from ..models.run_create_input import RunCreateInput # noqa: PLC0415
+        from ..models.run_of_inline_flow_input import RunOfInlineFlowInput # noqa: PLC0415
         d = dict(src_dict)
+        flow_definition = FlowDefinition.from_dict(d.pop("flow_definition"))
+
+
+
+
         flow_id = d.pop("flow_id", UNSET)
 
         flow_version = d.pop("flow_version", UNSET)
 
-        _flow_definition = d.pop("flow_definition", UNSET)
-        flow_definition: FlowDefinition | Unset
-        if isinstance(_flow_definition,  Unset):
-            flow_definition = UNSET
-        else:
-            flow_definition = FlowDefinition.from_dict(_flow_definition)
-
-
-
-
         _input_ = d.pop("input", UNSET)
-        input_: RunCreateInput | Unset
+        input_: RunOfInlineFlowInput | Unset
         if isinstance(_input_,  Unset):
             input_ = UNSET
         else:
-            input_ = RunCreateInput.from_dict(_input_)
+            input_ = RunOfInlineFlowInput.from_dict(_input_)
 
 
 
@@ -121,18 +113,18 @@ class RunCreate:
 
         request_id = d.pop("request_id", UNSET)
 
-        run_create = cls(
+        run_of_inline_flow = cls(
+            flow_definition=flow_definition,
             flow_id=flow_id,
             flow_version=flow_version,
-            flow_definition=flow_definition,
             input_=input_,
             tenant_id=tenant_id,
             request_id=request_id,
         )
 
 
-        run_create.additional_properties = d
-        return run_create
+        run_of_inline_flow.additional_properties = d
+        return run_of_inline_flow
 
     @property
     def additional_keys(self) -> list[str]:

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, BinaryIO, TextIO, TYPE_CHECKING, Generator
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+from ..types import UNSET, Unset
+from typing import cast
+
+if TYPE_CHECKING:
+  from ..models.flow_definition import FlowDefinition
+  from ..models.run_of_registered_flow_input import RunOfRegisteredFlowInput
+
+
+
+
+
+T = TypeVar("T", bound="RunOfRegisteredFlow")
+
+
+
+@_attrs_define
+class RunOfRegisteredFlow:
+    """ 
+        Attributes:
+            flow_id (str):
+            flow_version (str | Unset):
+            flow_definition (FlowDefinition | Unset):
+            input_ (RunOfRegisteredFlowInput | Unset): The run's input
+            tenant_id (str | Unset):
+            request_id (str | Unset): Idempotency key (or send the Idempotency-Key header): visible ASCII, no spaces
+     """
+
+    flow_id: str
+    flow_version: str | Unset = UNSET
+    flow_definition: FlowDefinition | Unset = UNSET
+    input_: RunOfRegisteredFlowInput | Unset = UNSET
+    tenant_id: str | Unset = UNSET
+    request_id: str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+
+
+
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.flow_definition import FlowDefinition # noqa: PLC0415
+        from ..models.run_of_registered_flow_input import RunOfRegisteredFlowInput # noqa: PLC0415
+        flow_id = self.flow_id
+
+        flow_version = self.flow_version
+
+        flow_definition: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.flow_definition, Unset):
+            flow_definition = self.flow_definition.to_dict()
+
+        input_: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.input_, Unset):
+            input_ = self.input_.to_dict()
+
+        tenant_id = self.tenant_id
+
+        request_id = self.request_id
+
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({
+            "flow_id": flow_id,
+        })
+        if flow_version is not UNSET:
+            field_dict["flow_version"] = flow_version
+        if flow_definition is not UNSET:
+            field_dict["flow_definition"] = flow_definition
+        if input_ is not UNSET:
+            field_dict["input"] = input_
+        if tenant_id is not UNSET:
+            field_dict["tenant_id"] = tenant_id
+        if request_id is not UNSET:
+            field_dict["request_id"] = request_id
+
+        return field_dict
+
+
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.flow_definition import FlowDefinition # noqa: PLC0415
+        from ..models.run_of_registered_flow_input import RunOfRegisteredFlowInput # noqa: PLC0415
+        d = dict(src_dict)
+        flow_id = d.pop("flow_id")
+
+        flow_version = d.pop("flow_version", UNSET)
+
+        _flow_definition = d.pop("flow_definition", UNSET)
+        flow_definition: FlowDefinition | Unset
+        if isinstance(_flow_definition,  Unset):
+            flow_definition = UNSET
+        else:
+            flow_definition = FlowDefinition.from_dict(_flow_definition)
+
+
+
+
+        _input_ = d.pop("input", UNSET)
+        input_: RunOfRegisteredFlowInput | Unset
+        if isinstance(_input_,  Unset):
+            input_ = UNSET
+        else:
+            input_ = RunOfRegisteredFlowInput.from_dict(_input_)
+
+
+
+
+        tenant_id = d.pop("tenant_id", UNSET)
+
+        request_id = d.pop("request_id", UNSET)
+
+        run_of_registered_flow = cls(
+            flow_id=flow_id,
+            flow_version=flow_version,
+            flow_definition=flow_definition,
+            input_=input_,
+            tenant_id=tenant_id,
+            request_id=request_id,
+        )
+
+
+        run_of_registered_flow.additional_properties = d
+        return run_of_registered_flow
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
