@@ -19,6 +19,7 @@ from ..schemas import (
 )
 from . import intake, service
 from .schemas import (
+    WEBHOOK_CREATE_BODY,
     WEBHOOK_SECURITY_SCHEMES,
     DeliveryListArgsSchema,
     DeliveryPageSchema,
@@ -62,7 +63,7 @@ class WebhookConfigs(MethodView):
         """
         return service.list_configs(g.principal.tenant_id, args)
 
-    @configs_blp.doc(operationId="createWebhookConfig")
+    @configs_blp.doc(operationId="createWebhookConfig", requestBody=WEBHOOK_CREATE_BODY)
     @configs_blp.arguments(WebhookConfigCreateSchema())
     @configs_blp.response(201, WebhookConfigCreatedSchema, headers=LOCATION)
     @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)

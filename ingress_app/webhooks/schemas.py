@@ -170,6 +170,35 @@ class WebhookConfigCreateSchema(ma.Schema):
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
+class WebhookOfRegisteredFlowSchema(WebhookConfigCreateSchema):
+    """A webhook that starts a registered flow: `flow_id` (optionally `flow_version`)."""
+
+    flow_id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "Registry flow"},
+    )
+
+
+class WebhookOfInlineFlowSchema(WebhookConfigCreateSchema):
+    """A webhook that starts the flow given inline in `flow_definition`."""
+
+    flow_definition = flow_definition_field(
+        required=True, metadata={"description": "Inline flow definition"}
+    )
+
+
+#: "`flow_id` or `flow_definition`", as the document says it (the service checks it).
+WEBHOOK_CREATE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [WebhookOfRegisteredFlowSchema, WebhookOfInlineFlowSchema]}
+        }
+    },
+}
+
+
 class WebhookConfigUpdateSchema(ma.Schema):
     """Change a webhook; fields left out keep their value (`null` clears optional ones)."""
 

@@ -86,9 +86,9 @@ from ingress_client.models import (  # noqa: E402
     Violation,
     WebhookAuth,
     WebhookAuthType,
-    WebhookConfigCreate,
     WebhookConfigUpdate,
     WebhookItemsMode,
+    WebhookOfRegisteredFlow,
 )
 
 OPERATION_IDS = {
@@ -143,7 +143,7 @@ def test_shared_shapes_are_named_components(spec):
     )
     assert status_filter["schema"] == {"$ref": ref + "RunStatus"}
     assert schemas["Run"]["properties"]["status"] == {"$ref": ref + "RunStatus"}
-    assert "maxLength" not in schemas["WebhookConfigCreate"]["properties"]["input_mapping"]
+    assert "maxLength" not in schemas["WebhookConfigUpdate"]["properties"]["input_mapping"]
 
 
 def test_the_checked_in_document_and_client_are_current():
@@ -437,7 +437,7 @@ def test_webhooks_through_the_generated_client_with_each_auth_type(live):
         for kind in WebhookAuthType:
             created = create_webhook_config.sync_detailed(
                 client=client,
-                body=WebhookConfigCreate(flow_id="support-triage", auth=WebhookAuth(type_=kind)),
+                body=WebhookOfRegisteredFlow(flow_id="support-triage", auth=WebhookAuth(type_=kind)),
             )
             assert created.status_code == 201, created.content
             hooks[kind] = created.parsed

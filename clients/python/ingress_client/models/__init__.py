@@ -51,8 +51,6 @@ from .webhook_auth import WebhookAuth
 from .webhook_auth_out import WebhookAuthOut
 from .webhook_auth_type import WebhookAuthType
 from .webhook_config import WebhookConfig
-from .webhook_config_create import WebhookConfigCreate
-from .webhook_config_create_input_mapping_type_0 import WebhookConfigCreateInputMappingType0
 from .webhook_config_created import WebhookConfigCreated
 from .webhook_config_created_input_mapping_type_0 import WebhookConfigCreatedInputMappingType0
 from .webhook_config_input_mapping_type_0 import WebhookConfigInputMappingType0
@@ -61,6 +59,10 @@ from .webhook_config_update import WebhookConfigUpdate
 from .webhook_config_update_input_mapping_type_0 import WebhookConfigUpdateInputMappingType0
 from .webhook_delivery_page import WebhookDeliveryPage
 from .webhook_items_mode import WebhookItemsMode
+from .webhook_of_inline_flow import WebhookOfInlineFlow
+from .webhook_of_inline_flow_input_mapping_type_0 import WebhookOfInlineFlowInputMappingType0
+from .webhook_of_registered_flow import WebhookOfRegisteredFlow
+from .webhook_of_registered_flow_input_mapping_type_0 import WebhookOfRegisteredFlowInputMappingType0
 from .webhook_payload_type_0 import WebhookPayloadType0
 
 __all__ = (
@@ -115,15 +117,17 @@ __all__ = (
     "WebhookAuthOut",
     "WebhookAuthType",
     "WebhookConfig",
-    "WebhookConfigCreate",
     "WebhookConfigCreated",
     "WebhookConfigCreatedInputMappingType0",
-    "WebhookConfigCreateInputMappingType0",
     "WebhookConfigInputMappingType0",
     "WebhookConfigPage",
     "WebhookConfigUpdate",
     "WebhookConfigUpdateInputMappingType0",
     "WebhookDeliveryPage",
     "WebhookItemsMode",
+    "WebhookOfInlineFlow",
+    "WebhookOfInlineFlowInputMappingType0",
+    "WebhookOfRegisteredFlow",
+    "WebhookOfRegisteredFlowInputMappingType0",
     "WebhookPayloadType0",
 )

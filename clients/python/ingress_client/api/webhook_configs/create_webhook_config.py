@@ -9,15 +9,16 @@ from ...types import Response, UNSET
 from ... import errors
 
 from ...models.error import Error
-from ...models.webhook_config_create import WebhookConfigCreate
 from ...models.webhook_config_created import WebhookConfigCreated
+from ...models.webhook_of_inline_flow import WebhookOfInlineFlow
+from ...models.webhook_of_registered_flow import WebhookOfRegisteredFlow
 from typing import cast
 
 
 
 def _get_kwargs(
     *,
-    body: WebhookConfigCreate,
+    body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -32,7 +33,12 @@ def _get_kwargs(
         "url": "/v1/webhook-configs",
     }
 
-    _kwargs["json"] = body.to_dict()
+    
+    if isinstance(body, WebhookOfRegisteredFlow):
+        _kwargs["json"] = body.to_dict()
+    else:
+        _kwargs["json"] = body.to_dict()
+
 
     headers["Content-Type"] = "application/json"
 
@@ -111,7 +117,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: WebhookConfigCreate,
+    body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Response[Error | WebhookConfigCreated]:
     """ Create a webhook. The response carries its `secret`: this once, never again.
@@ -120,7 +126,7 @@ def sync_detailed(
     inline `flow_definition`; senders POST to its `url` and authenticate by `auth`.
 
     Args:
-        body (WebhookConfigCreate):
+        body (WebhookOfInlineFlow | WebhookOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -145,7 +151,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: WebhookConfigCreate,
+    body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Error | WebhookConfigCreated | None:
     """ Create a webhook. The response carries its `secret`: this once, never again.
@@ -154,7 +160,7 @@ def sync(
     inline `flow_definition`; senders POST to its `url` and authenticate by `auth`.
 
     Args:
-        body (WebhookConfigCreate):
+        body (WebhookOfInlineFlow | WebhookOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -174,7 +180,7 @@ body=body,
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: WebhookConfigCreate,
+    body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Response[Error | WebhookConfigCreated]:
     """ Create a webhook. The response carries its `secret`: this once, never again.
@@ -183,7 +189,7 @@ async def asyncio_detailed(
     inline `flow_definition`; senders POST to its `url` and authenticate by `auth`.
 
     Args:
-        body (WebhookConfigCreate):
+        body (WebhookOfInlineFlow | WebhookOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -208,7 +214,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: WebhookConfigCreate,
+    body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Error | WebhookConfigCreated | None:
     """ Create a webhook. The response carries its `secret`: this once, never again.
@@ -217,7 +223,7 @@ async def asyncio(
     inline `flow_definition`; senders POST to its `url` and authenticate by `auth`.
 
     Args:
-        body (WebhookConfigCreate):
+        body (WebhookOfInlineFlow | WebhookOfRegisteredFlow):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -15,26 +15,26 @@ from typing import cast
 if TYPE_CHECKING:
   from ..models.flow_definition import FlowDefinition
   from ..models.webhook_auth import WebhookAuth
-  from ..models.webhook_config_create_input_mapping_type_0 import WebhookConfigCreateInputMappingType0
+  from ..models.webhook_of_registered_flow_input_mapping_type_0 import WebhookOfRegisteredFlowInputMappingType0
 
 
 
 
 
-T = TypeVar("T", bound="WebhookConfigCreate")
+T = TypeVar("T", bound="WebhookOfRegisteredFlow")
 
 
 
 @_attrs_define
-class WebhookConfigCreate:
+class WebhookOfRegisteredFlow:
     """ 
         Attributes:
-            flow_id (str | Unset): Registry flow (or give flow_definition)
+            flow_id (str): Registry flow
             flow_version (str | Unset): Pinned registry version; default latest
             flow_definition (FlowDefinition | Unset):
             source (str | Unset): Source adapter: generic, standard, n8n, zapier, … Default: 'generic'.
             auth (WebhookAuth | Unset):
-            input_mapping (None | Unset | WebhookConfigCreateInputMappingType0): Run input key → JMESPath over {payload,
+            input_mapping (None | Unset | WebhookOfRegisteredFlowInputMappingType0): Run input key → JMESPath over {payload,
                 headers, query}; none: the payload is the input
             items (None | Unset | WebhookItemsMode): A payload that is a list of items (n8n sends its items so): `each`
                 starts one run per item (at most 100), `list` one run whose payload is always the list, however many items
@@ -45,12 +45,12 @@ class WebhookConfigCreate:
             description (None | str | Unset):
      """
 
-    flow_id: str | Unset = UNSET
+    flow_id: str
     flow_version: str | Unset = UNSET
     flow_definition: FlowDefinition | Unset = UNSET
     source: str | Unset = 'generic'
     auth: WebhookAuth | Unset = UNSET
-    input_mapping: None | Unset | WebhookConfigCreateInputMappingType0 = UNSET
+    input_mapping: None | Unset | WebhookOfRegisteredFlowInputMappingType0 = UNSET
     items: None | Unset | WebhookItemsMode = UNSET
     require_delivery_id: bool | Unset = False
     enabled: bool | Unset = True
@@ -63,7 +63,7 @@ class WebhookConfigCreate:
     def to_dict(self) -> dict[str, Any]:
         from ..models.flow_definition import FlowDefinition # noqa: PLC0415
         from ..models.webhook_auth import WebhookAuth # noqa: PLC0415
-        from ..models.webhook_config_create_input_mapping_type_0 import WebhookConfigCreateInputMappingType0 # noqa: PLC0415
+        from ..models.webhook_of_registered_flow_input_mapping_type_0 import WebhookOfRegisteredFlowInputMappingType0 # noqa: PLC0415
         flow_id = self.flow_id
 
         flow_version = self.flow_version
@@ -81,7 +81,7 @@ class WebhookConfigCreate:
         input_mapping: dict[str, Any] | None | Unset
         if isinstance(self.input_mapping, Unset):
             input_mapping = UNSET
-        elif isinstance(self.input_mapping, WebhookConfigCreateInputMappingType0):
+        elif isinstance(self.input_mapping, WebhookOfRegisteredFlowInputMappingType0):
             input_mapping = self.input_mapping.to_dict()
         else:
             input_mapping = self.input_mapping
@@ -108,9 +108,8 @@ class WebhookConfigCreate:
         field_dict: dict[str, Any] = {}
 
         field_dict.update({
+            "flow_id": flow_id,
         })
-        if flow_id is not UNSET:
-            field_dict["flow_id"] = flow_id
         if flow_version is not UNSET:
             field_dict["flow_version"] = flow_version
         if flow_definition is not UNSET:
@@ -138,9 +137,9 @@ class WebhookConfigCreate:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.flow_definition import FlowDefinition # noqa: PLC0415
         from ..models.webhook_auth import WebhookAuth # noqa: PLC0415
-        from ..models.webhook_config_create_input_mapping_type_0 import WebhookConfigCreateInputMappingType0 # noqa: PLC0415
+        from ..models.webhook_of_registered_flow_input_mapping_type_0 import WebhookOfRegisteredFlowInputMappingType0 # noqa: PLC0415
         d = dict(src_dict)
-        flow_id = d.pop("flow_id", UNSET)
+        flow_id = d.pop("flow_id")
 
         flow_version = d.pop("flow_version", UNSET)
 
@@ -166,7 +165,7 @@ class WebhookConfigCreate:
 
 
 
-        def _parse_input_mapping(data: object) -> None | Unset | WebhookConfigCreateInputMappingType0:
+        def _parse_input_mapping(data: object) -> None | Unset | WebhookOfRegisteredFlowInputMappingType0:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -174,14 +173,14 @@ class WebhookConfigCreate:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                input_mapping_type_0 = WebhookConfigCreateInputMappingType0.from_dict(data)
+                input_mapping_type_0 = WebhookOfRegisteredFlowInputMappingType0.from_dict(data)
 
 
 
                 return input_mapping_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | Unset | WebhookConfigCreateInputMappingType0, data)
+            return cast(None | Unset | WebhookOfRegisteredFlowInputMappingType0, data)
 
         input_mapping = _parse_input_mapping(d.pop("input_mapping", UNSET))
 
@@ -220,7 +219,7 @@ class WebhookConfigCreate:
         description = _parse_description(d.pop("description", UNSET))
 
 
-        webhook_config_create = cls(
+        webhook_of_registered_flow = cls(
             flow_id=flow_id,
             flow_version=flow_version,
             flow_definition=flow_definition,
@@ -233,5 +232,5 @@ class WebhookConfigCreate:
             description=description,
         )
 
-        return webhook_config_create
+        return webhook_of_registered_flow
 

@@ -14,12 +14,12 @@ from ..types import UNSET, Unset
 
 
 
-T = TypeVar("T", bound="WebhookConfigCreateInputMappingType0")
+T = TypeVar("T", bound="WebhookOfInlineFlowInputMappingType0")
 
 
 
 @_attrs_define
-class WebhookConfigCreateInputMappingType0:
+class WebhookOfInlineFlowInputMappingType0:
     """ Run input key → JMESPath over {payload, headers, query}; none: the payload is the input
 
      """
@@ -42,12 +42,12 @@ class WebhookConfigCreateInputMappingType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        webhook_config_create_input_mapping_type_0 = cls(
+        webhook_of_inline_flow_input_mapping_type_0 = cls(
         )
 
 
-        webhook_config_create_input_mapping_type_0.additional_properties = d
-        return webhook_config_create_input_mapping_type_0
+        webhook_of_inline_flow_input_mapping_type_0.additional_properties = d
+        return webhook_of_inline_flow_input_mapping_type_0
 
     @property
     def additional_keys(self) -> list[str]:
