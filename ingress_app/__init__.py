@@ -108,9 +108,14 @@ def _openapi_settings(app: Flask) -> None:
         "API_SPEC_OPTIONS",
         {
             "info": {
+                "license": {
+                    "name": "Apache-2.0",
+                    "url": "https://www.apache.org/licenses/LICENSE-2.0",
+                },
                 "description": "Start and follow AI-agent flow runs. Every error body is "
                 '`{"error": "...", "detail": ...}`.'
             },
+            "servers": [{"url": "/", "description": "The server this document came from"}],
             "security": [{"bearerAuth": []}],
             "components": {
                 "securitySchemes": {

@@ -18,24 +18,34 @@ from sqlalchemy import text
 
 from .cache import cache_ping
 from .extensions import db
+from .openapi import EnumString, NamedEnum
 from .smorest import Blueprint
 from .state import ingress_state
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
 
+HEALTH_STATUS = NamedEnum(
+    "HealthStatus",
+    ("pass", "warn", "fail"),
+    "pass: healthy; warn: degraded but serving; fail: not ready",
+)
+
+
 class CheckSchema(ma.Schema):
+    """One dependency's state; with a token also its details (`output`, figures)."""
+
     class Meta:
         unknown = ma.INCLUDE
 
-    status = ma.fields.String(required=True, metadata={"enum": ["pass", "warn", "fail"]})
+    status = EnumString(HEALTH_STATUS, required=True)
     output = ma.fields.String()
 
 
 class HealthSchema(ma.Schema):
     """Health report in the shape of the IETF health-check draft."""
 
-    status = ma.fields.String(required=True, metadata={"enum": ["pass", "warn", "fail"]})
+    status = EnumString(HEALTH_STATUS, required=True)
     version = ma.fields.String()
     serviceId = ma.fields.String()
     time = ma.fields.String(metadata={"format": "date-time"})
@@ -43,7 +53,9 @@ class HealthSchema(ma.Schema):
 
 
 class LivenessSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"enum": ["pass"]})
+    """The process is up: always `pass`."""
+
+    status = EnumString(HEALTH_STATUS, required=True)
 
 _NO_AUTH = {"security": []}
 
@@ -116,7 +128,7 @@ def _for_anyone(report: dict) -> dict:
 
 @blp.route("/health")
 class Health(MethodView):
-    @blp.doc(**_NO_AUTH)
+    @blp.doc(operationId="getHealth", **_NO_AUTH)
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unavailable")
     def get(self):
@@ -137,8 +149,12 @@ class Health(MethodView):
 
 @blp.route("/health/live")
 class Liveness(MethodView):
-    @blp.doc(**_NO_AUTH)
+    @blp.doc(operationId="getLiveness", **_NO_AUTH)
     @blp.response(200, LivenessSchema)
     def get(self):
-        """Liveness: the process is up and serving."""
+        """Liveness: the process is up and serving.
+
+        Answers without touching the database or the cache: a failure here means the
+        process itself should be restarted.
+        """
         return {"status": "pass"}, 200, {"Cache-Control": "no-store"}

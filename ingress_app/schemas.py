@@ -8,19 +8,76 @@ from typing import Any
 import marshmallow as ma
 
 
+class ProblemSchema(ma.Schema):
+    """One reason a request was refused: where (`path`, e.g. `tasks[1].id`) and what."""
+
+    path = ma.fields.String(required=True, metadata={"description": "Where: a field path"})
+    message = ma.fields.String(required=True)
+
+
+class ViolationSchema(ma.Schema):
+    """A policy's objection: which policy, which task (null: the whole flow), why."""
+
+    policy = ma.fields.String(required=True)
+    task_id = ma.fields.String(allow_none=True, required=True)
+    message = ma.fields.String(required=True)
+
+
+class ErrorDetailSchema(ma.Schema):
+    """The structured detail of an error. Validation failures list `problems`, policy
+    denials `violations`; at most 100 are listed, the count is the total. A webhook
+    delivery of several items (`items: each`) names the refused one in `item`."""
+
+    problems = ma.fields.List(ma.fields.Nested(ProblemSchema))
+    problem_count = ma.fields.Integer(metadata={"minimum": 0})
+    violations = ma.fields.List(ma.fields.Nested(ViolationSchema))
+    violation_count = ma.fields.Integer(metadata={"minimum": 0})
+    item = ma.fields.Integer(
+        metadata={"minimum": 0, "description": "The index of the refused item of a delivery"}
+    )
+
+
 class ErrorSchema(ma.Schema):
     """The body of every error response."""
 
-    error = ma.fields.String(required=True, metadata={"description": "Short error message"})
+    error = ma.fields.String(
+        required=True,
+        metadata={"description": "Short error message; refusals add the first reason"},
+    )
     detail = ma.fields.Raw(
-        allow_none=True,
+        required=True,
         metadata={
-            "description": "More about the error: a string, an object or null. Validation "
-            "errors: `{problems: [{path, message}], problem_count}`, policy denials: "
-            "`{violations: [...], violation_count}`; at most 100 listed, the count is the total"
+            "description": "More about the error: a sentence, an `ErrorDetail` or null",
+            "anyOf": [
+                {"type": "string", "nullable": True},
+                {"$ref": "#/components/schemas/ErrorDetail"},
+            ],
         },
     )
 
+
+CORRELATION_ID = {
+    "X-Correlation-ID": {
+        "description": "The request's correlation id (its own `X-Correlation-ID`, or one "
+        "made for it): in the logs, the run and its messages",
+        "schema": {"type": "string", "minLength": 1},
+    }
+}
+#: Sent by the operations that start runs when the tenant has a rate limit.
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed in the current window (tenants with a rate limit)",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Unix time at which the window resets",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
 
 _RETRY_AFTER = {
     "description": "Seconds to wait before retrying",
@@ -38,7 +95,7 @@ ERROR_HEADERS: dict[int, dict[str, dict]] = {
             "schema": {"type": "string", "minLength": 1},
         }
     },
-    429: {"Retry-After": _RETRY_AFTER},
+    429: {"Retry-After": _RETRY_AFTER, **RATE_LIMIT_HEADERS},
     503: {"Retry-After": _RETRY_AFTER},
 }
 
@@ -93,15 +150,12 @@ def documents_errors(blp, *codes: int):
 
     def decorator(func):
         for code in codes:
-            if code in ERROR_HEADERS:
-                func = blp.alt_response(
-                    code,
-                    schema=ErrorSchema,
-                    description=HTTPStatus(code).phrase,
-                    headers=ERROR_HEADERS[code],
-                )(func)
-            else:
-                func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+            func = blp.alt_response(
+                code,
+                schema=ErrorSchema,
+                description=HTTPStatus(code).phrase,
+                headers=ERROR_HEADERS.get(code, {}),
+            )(func)
         return func
 
     return decorator

@@ -12,7 +12,8 @@ from webargs.flaskparser import FlaskParser
 
 from .body import json_body
 from .errors import handle_http_exception
-from .schemas import ErrorSchema
+from .openapi import IngressMarshmallowPlugin
+from .schemas import CORRELATION_ID, ErrorDetailSchema, ErrorSchema
 
 
 class IngressParser(FlaskParser):
@@ -28,14 +29,21 @@ class IngressParser(FlaskParser):
 class Blueprint(_Blueprint):
     ARGUMENTS_PARSER = IngressParser()
 
-    def alt_response(self, status_code, *args, **kwargs):
+    def response(self, status_code, schema=None, *, headers=None, **kwargs):
+        """`Blueprint.response`, documenting the `X-Correlation-ID` every answer carries."""
+        headers = {**CORRELATION_ID, **(headers or {})}
+        return super().response(status_code, schema, headers=headers, **kwargs)
+
+    def alt_response(self, status_code, *args, headers=None, **kwargs):
         """Document an alternative response without wrapping the view.
 
         flask-smorest's wrapper only calls through (via `current_app.ensure_sync`), and
         views document up to ten error statuses: ten wrapper layers on every request.
         Here the documentation is put on the view itself and the view is returned.
         """
-        return _documentation_only(super().alt_response(status_code, *args, **kwargs))
+        headers = {**CORRELATION_ID, **(headers or {})}
+        document = super().alt_response(status_code, *args, headers=headers, **kwargs)
+        return _documentation_only(document)
 
     @staticmethod
     def doc(**kwargs):
@@ -59,6 +67,22 @@ class Api(_Api):
     """flask-smorest Api documenting and rendering the `{error, detail}` envelope."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        spec_kwargs = {"marshmallow_plugin": IngressMarshmallowPlugin(), **(spec_kwargs or {})}
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        from .webhooks.schemas import WEBHOOK_PAYLOAD, WEBHOOK_SECURITY_SCHEMES
+
+        # referenced by hand: from `ErrorSchema.detail` (a string, this object or null)
+        # and from the webhook intake, whose body and credentials no marshmallow
+        # schema describes
+        self.spec.components.schema("ErrorDetail", schema=ErrorDetailSchema)
+        self.spec.components.schema("WebhookPayload", WEBHOOK_PAYLOAD)
+        for name, scheme in WEBHOOK_SECURITY_SCHEMES.items():
+            self.spec.components.security_scheme(name, scheme)
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)

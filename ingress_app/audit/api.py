@@ -18,6 +18,8 @@ blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="The audi
 
 
 class AuditEventSchema(ma.Schema):
+    """Something that happened to a tenant's resources: who, what, on which, how it ended."""
+
     event_id = ma.fields.String(required=True)
     occurred_at = ma.fields.AwareDateTime(required=True)
     tenant_id = ma.fields.String(required=True)
@@ -27,7 +29,13 @@ class AuditEventSchema(ma.Schema):
     resource_id = ma.fields.String(allow_none=True)
     correlation_id = ma.fields.String(allow_none=True)
     outcome = ma.fields.String(required=True)
-    detail = ma.fields.Raw(allow_none=True)
+    detail = ma.fields.Raw(
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "description": "What the event adds (depends on `action`); null: nothing",
+        }
+    )
 
 
 class AuditArgsSchema(PageArgsSchema):
@@ -48,11 +56,16 @@ class AuditEvents(MethodView):
     decorators = [auth_required]
 
     # unknown=RAISE: a misspelt filter (`?acton=`) is a 400, not a silently unfiltered list.
+    @blp.doc(operationId="listAuditEvents")
     @blp.arguments(AuditArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, AuditPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):
-        """List the tenant's audit events, newest first; filter by `run_id` or `action`."""
+        """List the tenant's audit events, newest first; filter by `run_id` or `action`.
+
+        Runs accepted and denied, flows registered, webhooks changed, deliveries refused:
+        who did what, to which resource, with which outcome.
+        """
         stmt = db.select(AuditEvent).where(AuditEvent.tenant_id == g.principal.tenant_id)
         if args.get("run_id"):
             stmt = stmt.where(AuditEvent.resource_id == args["run_id"])

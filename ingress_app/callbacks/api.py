@@ -41,10 +41,14 @@ run_callbacks_blp = Blueprint(
 class CallbackSecret(MethodView):
     decorators = [auth_required]
 
+    @callbacks_blp.doc(operationId="getCallbackSecret")
     @callbacks_blp.response(200, CallbackSecretSchema)
     @documents_errors(callbacks_blp, 401, 503)
     def get(self):
-        """Show the tenant's callback signing secret (made on first read)."""
+        """Show the tenant's callback signing secret (made on first read).
+
+        Per-run callbacks are signed with it (Standard Webhooks, `whsec_…`).
+        """
         return service.get_secret(g.principal.tenant_id)
 
 
@@ -52,10 +56,14 @@ class CallbackSecret(MethodView):
 class CallbackSecretRotate(MethodView):
     decorators = [auth_required]
 
+    @callbacks_blp.doc(operationId="rotateCallbackSecret")
     @callbacks_blp.response(200, CallbackSecretSchema)
     @documents_errors(callbacks_blp, 401, 503)
     def post(self):
-        """Replace the secret; the old one signs too (a second signature) for a grace period."""
+        """Replace the tenant's callback signing secret.
+
+        The old one signs too (a second signature) until `previous_secret_expires_at`.
+        """
         return service.rotate_secret(g.principal, g.correlation_id)
 
 
@@ -63,13 +71,18 @@ class CallbackSecretRotate(MethodView):
 class Subscriptions(MethodView):
     decorators = [auth_required]
 
+    @subscriptions_blp.doc(operationId="listSubscriptions")
     @subscriptions_blp.arguments(SubscriptionListArgsSchema(), location="query", unknown=ma.RAISE)
     @subscriptions_blp.response(200, SubscriptionPageSchema)
     @documents_errors(subscriptions_blp, 400, 401, 503)
     def get(self, args):
-        """List the tenant's subscriptions, newest first."""
+        """List the tenant's subscriptions, newest first.
+
+        Keyset pagination: pass `next_cursor` back as `cursor`. Secrets are never shown.
+        """
         return service.list_subscriptions(g.principal.tenant_id, args)
 
+    @subscriptions_blp.doc(operationId="createSubscription")
     @subscriptions_blp.arguments(SubscriptionCreateSchema())
     @subscriptions_blp.response(201, SubscriptionCreatedSchema, headers=LOCATION)
     @documents_errors(subscriptions_blp, 400, 401, 413, 415, 503)
@@ -86,16 +99,24 @@ class Subscriptions(MethodView):
 class SubscriptionById(MethodView):
     decorators = [auth_required]
 
+    @subscriptions_blp.doc(operationId="getSubscription")
     @subscriptions_blp.response(200, SubscriptionSchema)
     @documents_errors(subscriptions_blp, 401, 404, 503)
     def get(self, subscription_id):
-        """Show a subscription (without its secret)."""
+        """Show a subscription.
+
+        Its secret is shown only when it is created.
+        """
         return service.get_subscription(g.principal.tenant_id, subscription_id)
 
+    @subscriptions_blp.doc(operationId="deleteSubscription")
     @subscriptions_blp.response(204)
     @documents_errors(subscriptions_blp, 401, 404, 503)
     def delete(self, subscription_id):
-        """Unsubscribe; events not yet sent to it are dropped."""
+        """Delete a subscription.
+
+        Events not yet sent to it are dropped.
+        """
         service.delete_subscription(g.principal, subscription_id, g.correlation_id)
 
 
@@ -107,8 +128,12 @@ class SubscriptionById(MethodView):
 class RunCallbacks(MethodView):
     decorators = [auth_required]
 
+    @run_callbacks_blp.doc(operationId="listRunCallbacks")
     @run_callbacks_blp.response(200, CallbackDeliveryListSchema)
     @documents_errors(run_callbacks_blp, 401, 404, 503)
     def get(self, run_id):
-        """A run's callback deliveries, oldest first, each with its attempts."""
+        """List a run's callback deliveries.
+
+        Oldest first, each with its attempts (status code, error, next attempt time).
+        """
         return service.run_callbacks(run_id, g.principal.tenant_id)

@@ -37,6 +37,7 @@ def version_url(flow_id: str, version: str) -> str:
 class Flows(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="listFlows")
     @blp.arguments(FlowListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, FlowPageSchema)
     @documents_errors(blp, 400, 401, 503)
@@ -48,6 +49,7 @@ class Flows(MethodView):
         """
         return service.list_flows(g.principal.tenant_id, args)
 
+    @blp.doc(operationId="registerFlow")
     @blp.arguments(FlowRegisterSchema())
     @blp.response(201, FlowVersionSchema, headers=LOCATION)
     @blp.alt_response(
@@ -75,10 +77,15 @@ class Flows(MethodView):
 class FlowLatest(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="getFlow")
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, flow_id):
-        """Show the latest version of a flow (deprecated versions are skipped)."""
+        """Show the latest version of a flow (deprecated versions are skipped).
+
+        The latest is the most recently registered version that is not deprecated; a
+        flow whose every version is deprecated is a 404 here.
+        """
         return service.get_latest(g.principal.tenant_id, flow_id)
 
 
@@ -86,11 +93,15 @@ class FlowLatest(MethodView):
 class FlowVersions(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="listFlowVersions")
     @blp.arguments(PageArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, FlowVersionPageSchema)
     @documents_errors(blp, 400, 401, 404, 503)
     def get(self, args, flow_id):
-        """List every version of a flow, newest first, deprecated ones included."""
+        """List every version of a flow, newest first, deprecated ones included.
+
+        Summaries only (no definition): read one with `getFlowVersion`.
+        """
         return service.list_versions(g.principal.tenant_id, flow_id, args)
 
 
@@ -98,12 +109,17 @@ class FlowVersions(MethodView):
 class FlowVersionById(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="getFlowVersion")
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, flow_id, version):
-        """Show one version of a flow, deprecated or not."""
+        """Show one version of a flow, deprecated or not.
+
+        With its stored definition: normalised, defaults filled in, `version` set.
+        """
         return service.get_version(g.principal.tenant_id, flow_id, version)
 
+    @blp.doc(operationId="deprecateFlowVersion")
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
     def delete(self, flow_id, version):

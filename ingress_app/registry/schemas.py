@@ -5,59 +5,59 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from ..flows.model import MAX_ID_LENGTH, MAX_VERSION_LENGTH
 from ..pagination import PageArgsSchema, page_schema
+from ..runs.schemas import FlowDefinitionSchema, flow_definition_field
+from .service import MAX_TAG_LENGTH, MAX_TAGS
 
 
-class FlowRegisterSchema(ma.Schema):
-    """A flow version to register: the flow model plus `tags` and `metadata`.
+class FlowRegisterSchema(FlowDefinitionSchema):
+    """A flow version to register: a `FlowDefinition` plus `tags` and `metadata`.
 
-    The fields are documented here and validated by the registry (every problem is
-    listed in `detail.problems`); unknown flow fields are kept and passed through.
+    The registry checks the body itself and lists every problem in `detail.problems`
+    at once, so loading only makes sure an object arrived; unknown flow fields are kept.
     """
 
     class Meta:
-        unknown = ma.INCLUDE
+        unknown = ma.INCLUDE  # documented: `additionalProperties: true`
 
-    id = ma.fields.Raw(
-        allow_none=True,
-        metadata={"type": "string", "description": "The flow id (required; no '/')"},
+    id = ma.fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=MAX_ID_LENGTH), validate.Regexp(r"^[^/]+$")],
+        metadata={"description": "The flow id (no '/': it is part of the URLs)"},
     )
     version = ma.fields.Raw(
-        allow_none=True,
         metadata={
-            "type": "string",
-            "description": "Letters, digits and . _ + - ; omitted: the next integer",
+            "description": "Letters, digits and . _ + - (or an integer); omitted or null: "
+            "the next integer",
+            "anyOf": [
+                {
+                    "type": "string",
+                    "nullable": True,
+                    "minLength": 1,
+                    "maxLength": MAX_VERSION_LENGTH,
+                    "pattern": r"^[A-Za-z0-9._+-]+$",
+                },
+                {"type": "integer"},
+            ],
         },
     )
-    type = ma.fields.Raw(allow_none=True, metadata={"type": "string", "enum": ["DAG"]})
-    tenant_id = ma.fields.Raw(
+    tags = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=MAX_TAG_LENGTH)),
         allow_none=True,
-        metadata={"type": "string", "description": "If given, the caller's tenant"},
-    )
-    name = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
-    description = ma.fields.Raw(allow_none=True, metadata={"type": "string"})
-    tasks = ma.fields.Raw(
-        allow_none=True,
+        validate=validate.Length(max=MAX_TAGS),
         metadata={
-            "type": "array",
-            "items": {"type": "object"},
-            "description": "Required: the tasks (id, type, depends_on, retries, "
-            "timeout_seconds, config, name; other fields are passed through)",
+            "description": "Labels for search (`GET /v1/flows?tag=`); stored as a sorted set"
         },
     )
-    tags = ma.fields.Raw(
-        allow_none=True,
-        metadata={
-            "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 100},
-            "maxItems": 50,
-            "description": "Labels for search (`GET /v1/flows?tag=`); stored as a sorted set",
-        },
+    metadata = ma.fields.Dict(
+        allow_none=True, metadata={"description": "Free metadata, stored and shown as given"}
     )
-    metadata = ma.fields.Raw(
-        allow_none=True,
-        metadata={"type": "object", "description": "Free metadata, stored and shown as given"},
-    )
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        if not isinstance(data, dict):
+            raise ma.ValidationError({"_schema": ["Invalid input type."]})
+        return dict(data)
 
 
 class FlowVersionSummarySchema(ma.Schema):
@@ -80,7 +80,7 @@ class FlowVersionSummarySchema(ma.Schema):
 class FlowVersionSchema(FlowVersionSummarySchema):
     """A registered flow version with its stored (normalised) definition."""
 
-    flow_definition = ma.fields.Dict(
+    flow_definition = flow_definition_field(
         required=True,
         metadata={"description": "The validated flow with defaults filled in; `version` is set"},
     )

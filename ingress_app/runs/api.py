@@ -18,12 +18,14 @@ from ..schemas import (
     IDEMPOTENCY_KEY_RULE,
     IDEMPOTENT_REPLAYED,
     LOCATION,
+    RATE_LIMIT_HEADERS,
     documents_errors,
     idempotency_key_parameter,
 )
 from ..smorest import Blueprint
 from . import service
 from .schemas import (
+    RUN_REQUEST_SCHEMA,
     RunAcceptedSchema,
     RunCreateSchema,
     RunListArgsSchema,
@@ -85,7 +87,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # The hot path parses and answers by hand (see parse_run_body); the schema documents it.
 RUN_CREATE_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": RunCreateSchema}},
+    "content": {"application/json": {"schema": RUN_REQUEST_SCHEMA}},
 }
 
 
@@ -125,15 +127,21 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
 class Runs(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="listRuns")
     @blp.arguments(RunListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, RunPageSchema)
     @documents_errors(blp, 400, 401, 503)
     def get(self, args):
-        """List the caller's tenant's runs, newest first (keyset pagination)."""
+        """List the caller's tenant's runs, newest first (keyset pagination).
+
+        Filter by `status`, `flow_id` and creation time; the next page is `cursor=` the
+        `next_cursor` of this one. `input`, `output` and `tasks` only with `include=`.
+        """
         return service.list_runs(g.principal.tenant_id, args)
 
     @tenant_limited
     @blp.doc(
+        operationId="createRun",
         requestBody=RUN_CREATE_BODY,
         parameters=[
             idempotency_key_parameter(
@@ -141,7 +149,11 @@ class Runs(MethodView):
             )
         ],
     )
-    @blp.response(202, RunAcceptedSchema, headers={**LOCATION, **IDEMPOTENT_REPLAYED})
+    @blp.response(
+        202,
+        RunAcceptedSchema,
+        headers={**LOCATION, **IDEMPOTENT_REPLAYED, **RATE_LIMIT_HEADERS},
+    )
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 422, 429, 503)
     def post(self):
         """Start a flow run.
@@ -163,10 +175,15 @@ class Runs(MethodView):
 class RunById(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="getRun")
     @blp.response(200, RunSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, run_id):
-        """Show a run of the caller's tenant."""
+        """Show a run of the caller's tenant.
+
+        Its status, each task's latest state and, once finished, its output or error.
+        Another tenant's run is a 404, as an unknown one.
+        """
         body = service.get_run_json(run_id, g.principal.tenant_id)
         return JSONBytesResponse(body, 200)
 
@@ -175,6 +192,7 @@ class RunById(MethodView):
 class RunCancel(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="cancelRun")
     @blp.response(202, RunSchema)
     @documents_errors(blp, 401, 404, 409, 503)
     def post(self, run_id):
@@ -189,6 +207,7 @@ class RunCancel(MethodView):
 class RunValidate(MethodView):
     decorators = [auth_required]
 
+    @blp.doc(operationId="validateRun", requestBody=RUN_CREATE_BODY)
     @blp.arguments(RunCreateSchema())
     @blp.response(200, RunValidationSchema)
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 503)

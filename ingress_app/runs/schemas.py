@@ -8,9 +8,96 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..callbacks.schemas import EVENT_TYPES, callback_events_field, callback_url_field
+from ..flows.model import MAX_DEPENDENCIES, MAX_ID_LENGTH, MAX_TASKS, MAX_VERSION_LENGTH
+from ..openapi import Embedded, EnumString, NamedEnum
 from ..pagination import PageArgsSchema, page_schema
 from ..schemas import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE
+from ..schemas import ViolationSchema as ViolationSchema
+from .events import TASK_STATUSES
 from .models import STATUSES
+
+RUN_STATUS = NamedEnum(
+    "RunStatus",
+    tuple(STATUSES),
+    "A run's status. SUCCEEDED, FAILED, CANCELLED and TIMED_OUT are final.",
+)
+TASK_STATUS = NamedEnum(
+    "TaskStatus",
+    tuple(STATUSES) + tuple(sorted(TASK_STATUSES - set(STATUSES))),
+    "A task's latest reported status (the run statuses, SKIPPED and RETRYING).",
+)
+FLOW_TYPE = NamedEnum("FlowType", ("DAG",), "The kind of flow: a DAG of tasks.")
+FLOW_ORIGIN = NamedEnum(
+    "FlowOrigin",
+    ("registry", "inline"),
+    "Where a run's flow came from: the registry (`flow_version` is the version used) "
+    "or an inline `flow_definition`",
+)
+
+# What `ingress_app.flows` accepts, documented: `null` is "absent" for the optional
+# strings; unknown fields are kept and passed through. (No `additionalProperties`: `true`
+# would make generated types accept a typo such as `retires`, `false` would be untrue.
+# apispec writes `false` for marshmallow's default RAISE, `true` for INCLUDE.)
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+
+
+class TaskSchema(ma.Schema):
+    """A task of a flow. Fields not listed here are kept and passed to the orchestrator."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # documented without `additionalProperties`
+
+    id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={"description": "Unique within the flow"},
+    )
+    type = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={"description": "What runs the task (`llm`, `tool`, ...)"},
+    )
+    name = ma.fields.String(allow_none=True)
+    depends_on = ma.fields.List(
+        ma.fields.String(),
+        validate=validate.Length(max=MAX_DEPENDENCIES),
+        metadata={"description": "Ids of the tasks that must finish first", "default": []},
+    )
+    retries = ma.fields.Integer(metadata={"minimum": 0, "default": 0})
+    timeout_seconds = ma.fields.Integer(metadata={"minimum": 1, "default": 300})
+    config = ma.fields.Dict(metadata={"description": "The task's own settings", "default": {}})
+
+
+class FlowDefinitionSchema(ma.Schema):
+    """A flow: a DAG of agent tasks. Fields not listed here are kept and passed on."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # documented without `additionalProperties`
+
+    id = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID_LENGTH))
+    version = ma.fields.Raw(
+        metadata={
+            "description": f"A string (at most {MAX_VERSION_LENGTH} characters) or an "
+            "integer; null or absent: none",
+            "anyOf": [{**_NULLABLE_TEXT, "maxLength": MAX_VERSION_LENGTH}, {"type": "integer"}],
+        },
+    )
+    type = EnumString(FLOW_TYPE, load_default="DAG")
+    tenant_id = ma.fields.String(
+        allow_none=True, metadata={"description": "If given, the caller's tenant"}
+    )
+    name = ma.fields.String(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+    tasks = ma.fields.List(
+        ma.fields.Nested(TaskSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_TASKS),
+    )
+
+
+def flow_definition_field(**kwargs) -> Embedded:
+    """A `FlowDefinition` in a body, checked by `ingress_app.flows` (not marshmallow)."""
+    return Embedded(FlowDefinitionSchema, **kwargs)
 
 
 class RunCreateSchema(ma.Schema):
@@ -22,10 +109,10 @@ class RunCreateSchema(ma.Schema):
 
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     flow_version = ma.fields.String(validate=validate.Length(min=1, max=64))
-    flow_definition = ma.fields.Dict(
+    flow_definition = flow_definition_field(
         metadata={"description": "Inline flow definition; wins over the registry"}
     )
-    input = ma.fields.Dict(load_default=dict)
+    input = ma.fields.Dict(load_default=dict, metadata={"description": "The run's input"})
     tenant_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     request_id = ma.fields.String(
         validate=[
@@ -41,7 +128,28 @@ class RunCreateSchema(ma.Schema):
     callback_events = callback_events_field()
 
 
+class RunOfRegisteredFlowSchema(RunCreateSchema):
+    """A run of a registered flow: `flow_id` (and optionally `flow_version`)."""
+
+    flow_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class RunOfInlineFlowSchema(RunCreateSchema):
+    """A run of the flow given inline in `flow_definition`."""
+
+    flow_definition = flow_definition_field(
+        required=True, metadata={"description": "Inline flow definition; wins over the registry"}
+    )
+
+
+#: "`flow_id` or `flow_definition`", as the document says it: a body is one of the two
+#: (both given: the inline flow wins). Documentation only, for the views that parse by hand.
+RUN_REQUEST_SCHEMA = {"anyOf": [RunOfRegisteredFlowSchema, RunOfInlineFlowSchema]}
+
+
 class RunAcceptedSchema(ma.Schema):
+    """The accepted run: read it at `Location` (`GET /v1/runs/{run_id}`)."""
+
     run_id = ma.fields.String(required=True)
     correlation_id = ma.fields.String(required=True)
     replayed = ma.fields.Boolean(
@@ -53,12 +161,12 @@ class RunAcceptedSchema(ma.Schema):
 class TaskProgressSchema(ma.Schema):
     """The latest reported state of one task."""
 
-    status = ma.fields.String(required=True)
+    status = EnumString(TASK_STATUS, required=True)
     updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
-    output = ma.fields.Raw(allow_none=True)
+    output = ma.fields.Raw(metadata={"description": "The task's output (any JSON value)"})
     error = ma.fields.String(allow_none=True)
     policy_violations = ma.fields.List(
-        ma.fields.Dict(),
+        ma.fields.Nested(ViolationSchema),
         metadata={"description": "PostTaskPolicy breaches found when the task finished"},
     )
 
@@ -67,24 +175,22 @@ class RunSchema(ma.Schema):
     """A run as the API shows it."""
 
     run_id = ma.fields.String(required=True)
-    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    status = EnumString(RUN_STATUS, required=True)
     created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     updated_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     tenant_id = ma.fields.String(required=True)
     flow_id = ma.fields.String(required=True)
     flow_version = ma.fields.String(allow_none=True)
-    flow_origin = ma.fields.String(
-        metadata={
-            "enum": ["registry", "inline"],
-            "description": "Where the flow came from: the registry (flow_version is the "
-            "registry version used) or an inline flow_definition",
-        }
-    )
+    flow_origin = EnumString(FLOW_ORIGIN)
     correlation_id = ma.fields.String(required=True)
     request_id = ma.fields.String(allow_none=True)
     source = ma.fields.String()
-    input = ma.fields.Raw(required=True)
-    output = ma.fields.Raw(allow_none=True)
+    input = ma.fields.Raw(
+        required=True, metadata={"description": "The run's input (an object for API runs)"}
+    )
+    output = ma.fields.Raw(
+        metadata={"description": "The orchestrator's output (any JSON value; null until then)"}
+    )
     error = ma.fields.String(allow_none=True)
     tasks = ma.fields.Dict(
         keys=ma.fields.String(),
@@ -104,7 +210,7 @@ class RunListItemSchema(RunSchema):
     """A run in a list: `input`, `output` and `tasks` only when `include` names them."""
 
     input = ma.fields.Raw(metadata={"description": "Only with `include=input`"})
-    output = ma.fields.Raw(allow_none=True, metadata={"description": "Only with `include=output`"})
+    output = ma.fields.Raw(metadata={"description": "Only with `include=output` (any JSON value)"})
     tasks = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(TaskProgressSchema),
@@ -113,7 +219,7 @@ class RunListItemSchema(RunSchema):
 
 
 class RunListArgsSchema(PageArgsSchema):
-    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    status = EnumString(RUN_STATUS, error="Must be one of: {choices}.")
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     created_after = ma.fields.AwareDateTime(default_timezone=UTC)
     created_before = ma.fields.AwareDateTime(default_timezone=UTC)
@@ -135,13 +241,9 @@ class RunListArgsSchema(PageArgsSchema):
 RunPageSchema = page_schema(RunListItemSchema, "RunPage")
 
 
-class ViolationSchema(ma.Schema):
-    policy = ma.fields.String(required=True)
-    task_id = ma.fields.String(allow_none=True, required=True)
-    message = ma.fields.String(required=True)
-
-
 class ModificationSchema(ma.Schema):
+    """A change a policy made to the flow (a default filled in, a limit applied)."""
+
     policy = ma.fields.String(required=True)
     task_id = ma.fields.String(allow_none=True)
     note = ma.fields.String(required=True)
@@ -153,7 +255,9 @@ class RunValidationSchema(ma.Schema):
     valid = ma.fields.Boolean(required=True)
     violations = ma.fields.List(ma.fields.Nested(ViolationSchema), required=True)
     modifications = ma.fields.List(ma.fields.Nested(ModificationSchema), required=True)
-    flow_definition = ma.fields.Dict(required=True)
+    flow_definition = flow_definition_field(
+        required=True, metadata={"description": "The flow as it would be stored and published"}
+    )
 
 
 #: What `parse_run_body` checks, read from `RunCreateSchema` (the one contract): its
@@ -165,7 +269,8 @@ _TEXT_CHECKS = {
     if isinstance(field, ma.fields.String)
 }
 _OBJECT_FIELDS = tuple(
-    name for name, field in _RUN_FIELDS.items() if isinstance(field, ma.fields.Dict)
+    name for name, field in _RUN_FIELDS.items()
+    if isinstance(field, ma.fields.Dict | Embedded)
 )
 
 

@@ -9,10 +9,18 @@ from flask.views import MethodView
 from ..auth import auth_required
 from ..body import _read_body as read_body
 from ..ratelimit import tenant_limited
-from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, optional_header
+from ..schemas import (
+    IDEMPOTENT_REPLAYED,
+    LOCATION,
+    RATE_LIMIT_HEADERS,
+    documents_errors,
+    optional_header,
+)
 from ..smorest import Blueprint
 from . import intake, service
 from .schemas import (
+    WEBHOOK_CREATE_BODY,
+    WEBHOOK_SECURITY_SCHEMES,
     DeliveryListArgsSchema,
     DeliveryPageSchema,
     RotatedSecretSchema,
@@ -44,18 +52,27 @@ intake_blp = Blueprint(
 class WebhookConfigs(MethodView):
     decorators = [auth_required]
 
+    @configs_blp.doc(operationId="listWebhookConfigs")
     @configs_blp.arguments(WebhookConfigListArgsSchema(), location="query", unknown=ma.RAISE)
     @configs_blp.response(200, WebhookConfigPageSchema)
     @documents_errors(configs_blp, 400, 401, 503)
     def get(self, args):
-        """List the tenant's webhooks, newest first."""
+        """List the tenant's webhooks, newest first.
+
+        Filter by `source` or `enabled`; secrets are never shown.
+        """
         return service.list_configs(g.principal.tenant_id, args)
 
+    @configs_blp.doc(operationId="createWebhookConfig", requestBody=WEBHOOK_CREATE_BODY)
     @configs_blp.arguments(WebhookConfigCreateSchema())
     @configs_blp.response(201, WebhookConfigCreatedSchema, headers=LOCATION)
     @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
     def post(self, body):
-        """Create a webhook. The response carries its `secret`: this once, never again."""
+        """Create a webhook. The response carries its `secret`: this once, never again.
+
+        The webhook starts a registered flow (`flow_id`, optionally `flow_version`) or an
+        inline `flow_definition`; senders POST to its `url` and authenticate by `auth`.
+        """
         created = service.create_config(body, g.principal, g.correlation_id)
         return created, 201, {"Location": f"/v1/webhook-configs/{created['webhook_id']}"}
 
@@ -64,23 +81,35 @@ class WebhookConfigs(MethodView):
 class WebhookConfigById(MethodView):
     decorators = [auth_required]
 
+    @configs_blp.doc(operationId="getWebhookConfig")
     @configs_blp.response(200, WebhookConfigSchema)
     @documents_errors(configs_blp, 401, 404, 503)
     def get(self, webhook_id):
-        """Show a webhook of the tenant (without its secret)."""
+        """Show a webhook of the tenant (without its secret).
+
+        Another tenant's webhook is a 404, as an unknown one.
+        """
         return service.get_config(g.principal.tenant_id, webhook_id)
 
+    @configs_blp.doc(operationId="updateWebhookConfig")
     @configs_blp.arguments(WebhookConfigUpdateSchema())
     @configs_blp.response(200, WebhookConfigSchema)
     @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
     def patch(self, body, webhook_id):
-        """Change a webhook; fields left out keep their value."""
+        """Change a webhook; fields left out keep their value.
+
+        `null` clears an optional field; the secret is changed by `rotateWebhookSecret`.
+        """
         return service.update_config(webhook_id, body, g.principal, g.correlation_id)
 
+    @configs_blp.doc(operationId="deleteWebhookConfig")
     @configs_blp.response(204)
     @documents_errors(configs_blp, 401, 404, 503)
     def delete(self, webhook_id):
-        """Delete a webhook: its URL answers 404 from now on."""
+        """Delete a webhook: its URL answers 404 from now on.
+
+        The runs it started are kept, and so is its audit trail.
+        """
         service.delete_config(webhook_id, g.principal, g.correlation_id)
 
 
@@ -89,11 +118,15 @@ class WebhookSecretRotation(MethodView):
     decorators = [auth_required]
 
     # The body is optional (no body: the default grace period), as the view always took it.
+    @configs_blp.doc(operationId="rotateWebhookSecret")
     @configs_blp.arguments(RotateSecretSchema(), required=False)
     @configs_blp.response(200, RotatedSecretSchema)
     @documents_errors(configs_blp, 400, 401, 404, 415, 503)
     def post(self, body, webhook_id):
-        """Issue a new secret (shown this once); the old one works for a grace period."""
+        """Issue a new secret (shown this once); the old one works for a grace period.
+
+        No body: the default grace period; `grace_seconds: 0` ends the old secret now.
+        """
         return service.rotate_secret(
             webhook_id, g.principal, g.correlation_id, body.get("grace_seconds")
         )
@@ -103,11 +136,16 @@ class WebhookSecretRotation(MethodView):
 class WebhookDeliveries(MethodView):
     decorators = [auth_required]
 
+    @configs_blp.doc(operationId="listWebhookDeliveries")
     @configs_blp.arguments(DeliveryListArgsSchema(), location="query", unknown=ma.RAISE)
     @configs_blp.response(200, DeliveryPageSchema)
     @documents_errors(configs_blp, 400, 401, 404, 503)
     def get(self, args, webhook_id):
-        """List the webhook's recent deliveries, newest first, with outcome and run."""
+        """List the webhook's recent deliveries, newest first, with outcome and run.
+
+        Repeated deliveries of one delivery id are one entry with their `attempts`;
+        filter by `outcome`.
+        """
         return service.list_deliveries(g.principal.tenant_id, webhook_id, args)
 
 
@@ -116,18 +154,13 @@ def _accept_limited(authenticated: intake.AuthenticatedDelivery) -> list[intake.
     return intake.accept_delivery(authenticated, g.correlation_id)
 
 
-# What the intake reads besides the body. Which credentials a webhook needs depends on
-# its `auth.type` (and header names are configurable), so the operation declares
-# `security: []` and documents the Standard Webhooks headers here; a missing or wrong
-# credential is a 401 whose `WWW-Authenticate` names the webhook's scheme.
+# The intake's credentials depend on the webhook's `auth.type` (header names are
+# configurable): each method is a security scheme (`WEBHOOK_SECURITY_SCHEMES`), any one
+# of which the operation accepts; a missing or wrong one is a 401 whose
+# `WWW-Authenticate` names the webhook's scheme. The Standard Webhooks headers are
+# credentials too (`standardWebhooks`), so they are not parameters: `webhook-id` would
+# otherwise collide with the `webhook_id` path parameter in generated clients.
 INTAKE_PARAMETERS = [
-    optional_header(
-        "webhook-id", "Standard Webhooks: the delivery id (also the deduplication key)"
-    ),
-    optional_header("webhook-timestamp", "Standard Webhooks: Unix time of the delivery"),
-    optional_header(
-        "webhook-signature", "Standard Webhooks: space-separated `v1,<base64 HMAC>` entries"
-    ),
     # (No length in the schema: it is read only without `webhook-id`, and blank is none.)
     optional_header(
         "Idempotency-Key",
@@ -135,29 +168,35 @@ INTAKE_PARAMETERS = [
         "characters (blank: none)",
     ),
 ]
+INTAKE_SECURITY = [{name: []} for name in WEBHOOK_SECURITY_SCHEMES]
+# Form-encoded deliveries are accepted too (the operation's description says so), but
+# not listed: a body of two media types makes openapi-python-client choose between them
+# with an `isinstance` check that fails on the JSON alternatives (`list[Any]`).
+INTAKE_BODY = {
+    "required": False,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/WebhookPayload"}},
+    },
+}
 
 
 @intake_blp.route("/<string:webhook_id>", endpoint="intake")
 class WebhookIntake(MethodView):
     @intake_blp.doc(
-        security=[],
+        operationId="receiveWebhook",
+        security=INTAKE_SECURITY,
         parameters=INTAKE_PARAMETERS,
-        requestBody={
-            "required": False,
-            "content": {
-                # Any JSON value: arrays (n8n sends item lists) and scalars are payloads
-                # too; without an input_mapping the payload must be an object (else 400).
-                "application/json": {"schema": {}},
-                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-            },
-        },
+        requestBody=INTAKE_BODY,
     )
-    @intake_blp.response(202, WebhookAcceptedSchema, headers=IDEMPOTENT_REPLAYED)
+    @intake_blp.response(
+        202, WebhookAcceptedSchema, headers={**IDEMPOTENT_REPLAYED, **RATE_LIMIT_HEADERS}
+    )
     @documents_errors(intake_blp, 400, 401, 403, 404, 413, 415, 429, 503)
     def post(self, webhook_id):
         """Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
 
-        JSON, form-encoded, or the envelope `{webhook_id, payload, headers, source}`.
+        JSON, form-encoded (`application/x-www-form-urlencoded`, Zapier's `a__b` keys
+        nest), or the envelope `{webhook_id, payload, headers, source}`.
         A delivery id seen before (`webhook-id`, `Idempotency-Key` or the source's own)
         answers with the run it made.
         """

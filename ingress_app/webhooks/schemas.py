@@ -6,7 +6,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..callbacks.schemas import callback_events_field, callback_url_field
+from ..openapi import EnumString, NamedEnum
 from ..pagination import PageArgsSchema, page_schema
+from ..runs.schemas import flow_definition_field
 from .verification import (
     AUTH_TYPES,
     BASIC,
@@ -40,10 +42,31 @@ OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied")
 ITEMS_MODES = ("each", "list")
 MAX_ITEMS_PER_DELIVERY = 100
 
+WEBHOOK_AUTH_TYPE = NamedEnum(
+    "WebhookAuthType",
+    tuple(AUTH_TYPES),
+    "How senders authenticate: `standard-webhooks` (signed `webhook-*` headers), "
+    "`hmac-sha256` (hex HMAC of the body in a header), `header-token` (the secret in a "
+    "header), `basic` (HTTP Basic, the secret as password)",
+)
+DELIVERY_OUTCOME = NamedEnum(
+    "DeliveryOutcome",
+    OUTCOMES,
+    "What became of a delivery: accepted (a run started), replayed (a delivery id seen "
+    "before), unauthorized (401), rejected (other 4xx), denied (a policy refused it)",
+)
+WEBHOOK_ITEMS_MODE = NamedEnum(
+    "WebhookItemsMode",
+    ITEMS_MODES,
+    "How a payload that is a list of items starts runs: `each` item its own run, or one "
+    "run for the `list`",
+)
+
 
 def _items_field(**kwargs) -> ma.fields.String:
-    return ma.fields.String(
-        validate=validate.OneOf(ITEMS_MODES, error="one of {choices}"),
+    return EnumString(
+        WEBHOOK_ITEMS_MODE,
+        error="one of {choices}",
         metadata={
             "description": "A payload that is a list of items (n8n sends its items so): "
             "`each` starts one run per item (at most "
@@ -70,9 +93,10 @@ class WebhookAuthSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    type = ma.fields.String(
+    type = EnumString(
+        WEBHOOK_AUTH_TYPE,
         load_default="standard-webhooks",
-        validate=validate.OneOf(AUTH_TYPES, error="unknown auth type {input!r}; one of {choices}"),
+        error="unknown auth type {input!r}; one of {choices}",
     )
     header = ma.fields.String(
         validate=_HEADER_NAME,
@@ -113,7 +137,7 @@ def _mapping_field(**kwargs) -> ma.fields.Dict:
         validate=validate.Length(max=100),
         metadata={
             "description": "Run input key → JMESPath over {payload, headers, query}; "
-            "none: the payload is the input"
+            "none: the payload is the input",
         },
         **kwargs,
     )
@@ -133,7 +157,7 @@ class WebhookConfigCreateSchema(ma.Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "Pinned registry version; default latest"},
     )
-    flow_definition = ma.fields.Dict(metadata={"description": "Inline flow definition"})
+    flow_definition = flow_definition_field(metadata={"description": "Inline flow definition"})
     source = ma.fields.String(
         load_default="generic",
         validate=validate.Length(min=1, max=64),
@@ -149,6 +173,35 @@ class WebhookConfigCreateSchema(ma.Schema):
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
+class WebhookOfRegisteredFlowSchema(WebhookConfigCreateSchema):
+    """A webhook that starts a registered flow: `flow_id` (optionally `flow_version`)."""
+
+    flow_id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "Registry flow"},
+    )
+
+
+class WebhookOfInlineFlowSchema(WebhookConfigCreateSchema):
+    """A webhook that starts the flow given inline in `flow_definition`."""
+
+    flow_definition = flow_definition_field(
+        required=True, metadata={"description": "Inline flow definition"}
+    )
+
+
+#: "`flow_id` or `flow_definition`", as the document says it (the service checks it).
+WEBHOOK_CREATE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [WebhookOfRegisteredFlowSchema, WebhookOfInlineFlowSchema]}
+        }
+    },
+}
+
+
 class WebhookConfigUpdateSchema(ma.Schema):
     """Change a webhook; fields left out keep their value (`null` clears optional ones)."""
 
@@ -157,7 +210,7 @@ class WebhookConfigUpdateSchema(ma.Schema):
 
     flow_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     flow_version = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
-    flow_definition = ma.fields.Dict(allow_none=True)
+    flow_definition = flow_definition_field(allow_none=True)
     source = ma.fields.String(validate=validate.Length(min=1, max=64))
     auth = ma.fields.Nested(WebhookAuthSchema)
     input_mapping = _mapping_field(allow_none=True)
@@ -175,7 +228,9 @@ class WebhookConfigUpdateSchema(ma.Schema):
 
 
 class WebhookAuthOutSchema(ma.Schema):
-    type = ma.fields.String(required=True, metadata={"enum": list(AUTH_TYPES)})
+    """A webhook's authentication method and its options (never the secret)."""
+
+    type = EnumString(WEBHOOK_AUTH_TYPE, required=True)
     header = ma.fields.String()
     username = ma.fields.String()
 
@@ -187,11 +242,11 @@ class WebhookConfigSchema(ma.Schema):
     url = ma.fields.String(required=True, metadata={"description": "Where senders POST"})
     flow_id = ma.fields.String(required=True)
     flow_version = ma.fields.String(allow_none=True)
-    flow_definition = ma.fields.Dict(allow_none=True)
+    flow_definition = flow_definition_field(allow_none=True)
     source = ma.fields.String(required=True)
     auth = ma.fields.Nested(WebhookAuthOutSchema, required=True)
     input_mapping = ma.fields.Dict(allow_none=True)
-    items = ma.fields.String(allow_none=True, metadata={"enum": list(ITEMS_MODES)})
+    items = EnumString(WEBHOOK_ITEMS_MODE, allow_none=True)
     callback_url = ma.fields.String(allow_none=True)
     callback_events = ma.fields.List(ma.fields.String(), allow_none=True)
     require_delivery_id = ma.fields.Boolean(required=True)
@@ -250,16 +305,23 @@ class DeliverySchema(ma.Schema):
     received_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     last_received_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     attempts = ma.fields.Integer(required=True)
-    outcome = ma.fields.String(required=True, metadata={"enum": list(OUTCOMES)})
+    outcome = EnumString(DELIVERY_OUTCOME, required=True)
     status_code = ma.fields.Integer(required=True)
     run_id = ma.fields.String(allow_none=True)
     correlation_id = ma.fields.String(allow_none=True)
     source = ma.fields.String(required=True)
-    detail = ma.fields.Raw(allow_none=True)
+    detail = ma.fields.Raw(
+        metadata={
+            "description": "What went wrong (the error body's `error` and `detail`), or the "
+            "runs of a delivery of several items; null when there is nothing to add",
+            "type": "object",
+            "nullable": True,
+        }
+    )
 
 
 class DeliveryListArgsSchema(PageArgsSchema):
-    outcome = ma.fields.String(validate=validate.OneOf(OUTCOMES))
+    outcome = EnumString(DELIVERY_OUTCOME)
 
 
 class AcceptedRunSchema(ma.Schema):
@@ -285,5 +347,53 @@ class WebhookAcceptedSchema(ma.Schema):
     )
 
 
+#: How senders authenticate at the intake, one security scheme per `auth.type`.
+WEBHOOK_SECURITY_SCHEMES: dict[str, dict] = {
+    "standardWebhooks": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "webhook-signature",
+        "description": "`auth.type: standard-webhooks`: the headers `webhook-id`, "
+        "`webhook-timestamp` (Unix time, within 5 minutes) and `webhook-signature: "
+        'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` keyed by the `whsec_` '
+        "secret. `webhook-id` is also the delivery id.",
+    },
+    "webhookHmac": {
+        "type": "apiKey",
+        "in": "header",
+        "name": DEFAULT_HEADERS[HMAC_SHA256],
+        "description": "`auth.type: hmac-sha256`: the hex HMAC-SHA256 of the raw body "
+        "keyed by the secret (optionally `sha256=`-prefixed), in this header or the "
+        "webhook's `auth.header`",
+    },
+    "webhookToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": DEFAULT_HEADERS[HEADER_TOKEN],
+        "description": "`auth.type: header-token`: the secret itself, in this header or "
+        "the webhook's `auth.header`",
+    },
+    "webhookBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": f"`auth.type: basic`: the webhook's `auth.username` (default "
+        f"{DEFAULT_USERNAME!r}) and the secret as the password",
+    },
+}
+
+#: A delivery's JSON body: any JSON value. Without an `input_mapping` it must be an
+#: object (a list too with `items`); scalars reach the run only through a mapping.
+WEBHOOK_PAYLOAD = {
+    "description": "Any JSON value: an object (the run input), a list of items (n8n), or "
+    "with an `input_mapping` anything the mapping reads; the envelope "
+    "`{webhook_id, payload, headers, source}` is unwrapped",
+    "anyOf": [
+        {"type": "object", "additionalProperties": True},
+        {"type": "array", "items": {}},
+        {"type": "string", "nullable": True},
+        {"type": "number"},
+        {"type": "boolean"},
+    ],
+}
 WebhookConfigPageSchema = page_schema(WebhookConfigSchema, "WebhookConfigPage")
 DeliveryPageSchema = page_schema(DeliverySchema, "WebhookDeliveryPage")

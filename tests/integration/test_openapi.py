@@ -89,13 +89,17 @@ def test_error_responses_use_the_envelope_schema(spec, path, method, codes):
 
 
 def test_create_run_request_body_documents_the_fields(spec):
+    """A body names a registered flow or gives one inline: each alternative requires its own."""
     operation = spec["paths"]["/v1/runs"]["post"]
 
-    body = resolve(spec, operation["requestBody"]["content"]["application/json"]["schema"])
+    alternatives = operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    bodies = [resolve(spec, alternative) for alternative in alternatives]
 
-    assert {"flow_id", "flow_definition", "input", "request_id", "tenant_id"} <= set(
-        body["properties"]
-    )
+    for body in bodies:
+        assert {"flow_id", "flow_definition", "input", "request_id", "tenant_id"} <= set(
+            body["properties"]
+        )
+    assert [body["required"] for body in bodies] == [["flow_id"], ["flow_definition"]]
 
 
 def test_accepted_response_documents_run_id_and_correlation_id(spec):

@@ -1,0 +1,261 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.audit_page import AuditPage
+from ...models.error import Error
+from ...types import UNSET, Unset
+from typing import cast
+
+
+
+def _get_kwargs(
+    *,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+    run_id: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+
+) -> dict[str, Any]:
+    
+
+    
+
+    params: dict[str, Any] = {}
+
+    params["limit"] = limit
+
+    params["cursor"] = cursor
+
+    params["run_id"] = run_id
+
+    params["action"] = action
+
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/audit",
+        "params": params,
+    }
+
+
+    return _kwargs
+
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> AuditPage | Error:
+    if response.status_code == 200:
+        response_200 = AuditPage.from_dict(response.json())
+
+
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Error.from_dict(response.json())
+
+
+
+        return response_401
+
+    if response.status_code == 503:
+        response_503 = Error.from_dict(response.json())
+
+
+
+        return response_503
+
+    response_default = Error.from_dict(response.json())
+
+
+
+    return response_default
+
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[AuditPage | Error]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+    run_id: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+
+) -> Response[AuditPage | Error]:
+    """ List the tenant's audit events, newest first; filter by `run_id` or `action`.
+
+     Runs accepted and denied, flows registered, webhooks changed, deliveries refused:
+    who did what, to which resource, with which outcome.
+
+    Args:
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+        run_id (str | Unset):
+        action (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuditPage | Error]
+     """
+
+
+    kwargs = _get_kwargs(
+        limit=limit,
+cursor=cursor,
+run_id=run_id,
+action=action,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+    run_id: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+
+) -> AuditPage | Error | None:
+    """ List the tenant's audit events, newest first; filter by `run_id` or `action`.
+
+     Runs accepted and denied, flows registered, webhooks changed, deliveries refused:
+    who did what, to which resource, with which outcome.
+
+    Args:
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+        run_id (str | Unset):
+        action (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuditPage | Error
+     """
+
+
+    return sync_detailed(
+        client=client,
+limit=limit,
+cursor=cursor,
+run_id=run_id,
+action=action,
+
+    ).parsed
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+    run_id: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+
+) -> Response[AuditPage | Error]:
+    """ List the tenant's audit events, newest first; filter by `run_id` or `action`.
+
+     Runs accepted and denied, flows registered, webhooks changed, deliveries refused:
+    who did what, to which resource, with which outcome.
+
+    Args:
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+        run_id (str | Unset):
+        action (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[AuditPage | Error]
+     """
+
+
+    kwargs = _get_kwargs(
+        limit=limit,
+cursor=cursor,
+run_id=run_id,
+action=action,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    limit: int | Unset = 20,
+    cursor: str | Unset = UNSET,
+    run_id: str | Unset = UNSET,
+    action: str | Unset = UNSET,
+
+) -> AuditPage | Error | None:
+    """ List the tenant's audit events, newest first; filter by `run_id` or `action`.
+
+     Runs accepted and denied, flows registered, webhooks changed, deliveries refused:
+    who did what, to which resource, with which outcome.
+
+    Args:
+        limit (int | Unset):  Default: 20.
+        cursor (str | Unset):
+        run_id (str | Unset):
+        action (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        AuditPage | Error
+     """
+
+
+    return (await asyncio_detailed(
+        client=client,
+limit=limit,
+cursor=cursor,
+run_id=run_id,
+action=action,
+
+    )).parsed

@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+class DeliveryOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DENIED = "denied"
+    REJECTED = "rejected"
+    REPLAYED = "replayed"
+    UNAUTHORIZED = "unauthorized"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,8 @@
+from enum import StrEnum
+
+class WebhookOfRegisteredFlowCallbackEventsType0Item(StrEnum):
+    RUN_FINISHED = "run.finished"
+    RUN_STATUS_CHANGED = "run.status_changed"
+
+    def __str__(self) -> str:
+        return str(self.value)
