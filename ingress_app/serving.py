@@ -20,7 +20,7 @@ from gunicorn import util
 from gunicorn.http.errors import ParseException
 from gunicorn.workers.gthread import ThreadWorker
 
-from .edge import tune_gc_for_serving
+from .frontdoor import tune_gc_for_serving
 
 log = logging.getLogger("gunicorn.error")
 

@@ -1,13 +1,20 @@
-"""HTTP resources for runs: thin views over `runs.service`."""
+"""HTTP resources for runs: thin views over `runs.service`.
+
+`accept` and `read` are the whole of starting and reading a run, from parsed inputs to
+status, headers and body: the views call them, and so does the front door
+(`ingress_app.frontdoor`) for the requests it answers in front of Flask.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import marshmallow as ma
 from flask import g, request
 from flask.views import MethodView
 from werkzeug.routing import UnicodeConverter
 
-from ..auth import auth_required
+from ..auth import Principal, auth_required
 from ..body import json_body
 from ..errors import BadRequest
 from ..extensions import Blueprint
@@ -119,6 +126,23 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
     return run_request(body, request.headers.get(IDEMPOTENCY_HEADER), source)
 
 
+def accept(
+    body: Any, idempotency_header: str | None, principal: Principal, correlation_id: str
+) -> JSONBytesResponse:
+    """Start a run from a parsed JSON body: the 202 (or the original answer of a retry)."""
+    req = run_request(parse_run_body(body), idempotency_header)
+    accepted = service.accept_run(req, principal, correlation_id)
+    headers = {"Location": f"/v1/runs/{accepted.run_id}"}
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONBytesResponse(dumps(accepted.body()), 202, headers)
+
+
+def read(run_id: str, principal: Principal) -> JSONBytesResponse:
+    """One of the caller's tenant's runs (from the cache when it holds it)."""
+    return JSONBytesResponse(service.get_run_json(run_id, principal.tenant_id), 200)
+
+
 @blp.route("")
 class Runs(MethodView):
     decorators = [auth_required]
@@ -148,13 +172,9 @@ class Runs(MethodView):
         A repeated `request_id` (or `Idempotency-Key`) with the same payload answers with
         the original run; with a different payload, 422.
         """
-        req = _run_request(parse_run_body(json_body()))
-        accepted = service.accept_run(req, g.principal, g.correlation_id)
-        response = JSONBytesResponse(dumps(accepted.body()), 202)
-        response.headers["Location"] = f"/v1/runs/{accepted.run_id}"
-        if accepted.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return accept(
+            json_body(), request.headers.get(IDEMPOTENCY_HEADER), g.principal, g.correlation_id
+        )
 
 
 @blp.route("/<string:run_id>", parameters=[RUN_ID_PARAMETER])
@@ -165,8 +185,7 @@ class RunById(MethodView):
     @documents_errors(blp, 401, 404, 503)
     def get(self, run_id):
         """Show a run of the caller's tenant."""
-        body = service.get_run_json(run_id, g.principal.tenant_id)
-        return JSONBytesResponse(body, 200)
+        return read(run_id, g.principal)
 
 
 @blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])
