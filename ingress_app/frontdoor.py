@@ -250,10 +250,9 @@ class FrontDoor:
                 environ[ROUTE_KEY], answer = taken
                 with self.app.app_context():
                     try:
-                        response = answer()
+                        result = answer().send(edge_start_response)
                     except Exception as exc:  # noqa: BLE001 - as Flask's handlers would
-                        response = handle_unexpected(exc)
-                    result = response(environ, edge_start_response)
+                        result = handle_unexpected(exc)(environ, edge_start_response)
         finally:
             current_correlation_id.reset(token)
         if seen:

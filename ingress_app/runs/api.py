@@ -20,7 +20,7 @@ from ..errors import BadRequest
 from ..extensions import Blueprint
 from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
-from ..responses import JSONBytesResponse
+from ..responses import Answer
 from ..schemas import (
     IDEMPOTENCY_KEY,
     IDEMPOTENCY_KEY_RULE,
@@ -128,19 +128,18 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
 
 def accept(
     body: Any, idempotency_header: str | None, principal: Principal, correlation_id: str
-) -> JSONBytesResponse:
+) -> Answer:
     """Start a run from a parsed JSON body: the 202 (or the original answer of a retry)."""
     req = run_request(parse_run_body(body), idempotency_header)
     accepted = service.accept_run(req, principal, correlation_id)
-    headers = {"Location": f"/v1/runs/{accepted.run_id}"}
-    if accepted.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONBytesResponse(dumps(accepted.body()), 202, headers)
+    location = ("Location", f"/v1/runs/{accepted.run_id}")
+    headers = (location, ("Idempotent-Replayed", "true")) if accepted.replayed else (location,)
+    return Answer(202, dumps(accepted.body()), headers)
 
 
-def read(run_id: str, principal: Principal) -> JSONBytesResponse:
+def read(run_id: str, principal: Principal) -> Answer:
     """One of the caller's tenant's runs (from the cache when it holds it)."""
-    return JSONBytesResponse(service.get_run_json(run_id, principal.tenant_id), 200)
+    return Answer(200, service.get_run_json(run_id, principal.tenant_id))
 
 
 @blp.route("")
@@ -174,7 +173,7 @@ class Runs(MethodView):
         """
         return accept(
             json_body(), request.headers.get(IDEMPOTENCY_HEADER), g.principal, g.correlation_id
-        )
+        ).response()
 
 
 @blp.route("/<string:run_id>", parameters=[RUN_ID_PARAMETER])
@@ -185,7 +184,7 @@ class RunById(MethodView):
     @documents_errors(blp, 401, 404, 503)
     def get(self, run_id):
         """Show a run of the caller's tenant."""
-        return read(run_id, g.principal)
+        return read(run_id, g.principal).response()
 
 
 @blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])
