@@ -36,9 +36,8 @@ COMPONENTS = [
     ("logging", r"/logging/"),
     ("json (stdlib) encode/decode", r"/json/"),
     ("uuid", r"/uuid\.py"),
-    ("ingress_app.edge: correlation id, security headers, request metrics", r"ingress_app/edge\.py"),
-    ("ingress_app.runs.fastaccept: accepts in front of Flask", r"ingress_app/runs/fastaccept\.py"),
-    ("ingress_app.runs.fastread: cached reads in front of Flask", r"ingress_app/runs/fastread\.py"),
+    ("ingress_app.frontdoor: correlation id, headers, metrics, requests it answers",
+     r"ingress_app/frontdoor\.py"),
     ("prometheus-client (metric updates)", r"prometheus_client/"),
 ]
 

@@ -46,10 +46,11 @@ and, against the seed's own stack and other WSGI servers:
                      post-nokafka. Ratios Ingress/peer: POST >= 1.2x and cached GET >= 1.0x,
                      with Ingress p99 <= 50 ms and 0 errors. The cached GET reads a run the
                      peer created, cache warmed as for Ingress.
-    --granian        granian-post, granian-get: Ingress's WSGI app under granian
-                     (--interface wsgi, --workers, --blocking-threads = --threads) against
-                     post-nokafka and get (shown only). granian has no worker hooks, so the
-                     relay is off there and ingress_app.serving's gc tuning does not run.
+    --granian        granian-post, granian-get: Ingress served as `ingress serve --server
+                     granian` serves it (granian --interface wsgi --factory
+                     ingress_app.serving:granian_app, --workers, --blocking-threads =
+                     --threads; each worker runs its outbox relay) on the main database,
+                     compared with gunicorn's post and get and with the peer.
 
 Targets run interleaved: every round runs every target once (warm-up, then measured), odd
 rounds in ORDER (bare, peer-get, post-registry, post, peer-post, post-nopolicies,
@@ -98,22 +99,26 @@ TARGETS = {  # name -> minimum ratio to its reference's rps (None: baseline / re
 }
 # What each target's ratio is measured against (post-nopolicies: shown as post / it).
 REFERENCE = {"post": "bare", "get": "bare", "post-registry": "post", "post-nopolicies": "post",
-             "granian-post": "post-nokafka", "granian-get": "get"}
+             "granian-post": "post", "granian-get": "get"}
 # odd rounds; even: reversed
 ORDER = ("bare", "peer-get", "post-registry", "post", "peer-post", "post-nopolicies",
          "post-nokafka", "granian-post", "get", "granian-get")
 DEFAULT_TARGETS = "bare,post,get,post-registry,post-nopolicies,post-nokafka,peer-post,peer-get"
-POST_LIKE = ("post", "post-registry", "post-nopolicies")  # create runs (outbox rows)
+POST_LIKE = ("post", "post-registry", "post-nopolicies", "granian-post")  # outbox rows
 PEER = ("peer-post", "peer-get")
 GRANIAN = ("granian-post", "granian-get")
-NOKAFKA = ("post-nokafka", *GRANIAN)  # their own database, no broker, no relay
+NOKAFKA = ("post-nokafka",)  # its own database, no broker, no relay
 # Ingress / FastAPI peer: (Ingress target, peer target, minimum ratio or None: shown only)
 PEER_PAIRS = {"post": ("post", "peer-post", 1.2), "post-nokafka": ("post-nokafka", "peer-post",
                                                                       None),
-              "get": ("get", "peer-get", 1.0)}
+              "get": ("get", "peer-get", 1.0),
+              "granian-post": ("granian-post", "peer-post", 1.2),
+              "granian-get": ("granian-get", "peer-get", 1.0)}
 PAIR_LABELS = {"post": "Ingress/peer POST (relays on)",
                "post-nokafka": "Ingress (no Kafka)/peer POST",
-               "get": "Ingress/peer cached GET"}
+               "get": "Ingress/peer cached GET",
+               "granian-post": "Ingress granian/peer POST (relays on)",
+               "granian-get": "Ingress granian/peer cached GET"}
 PEER_P99_LIMIT_MS = 50.0  # Ingress's p99 in the comparisons with the peer
 PEER_FILE = "../shared/peers/seed_fastapi.py"  # relative to the repository root
 PEER_VENV = BENCH / ".venv-peer"
@@ -338,20 +343,23 @@ def peer_server(args, logdir: Path, secret: str, broker, databases: list[str]) -
 
 
 def granian_server(args, env: dict[str, str], logdir: Path) -> Server:
-    """Ingress's WSGI app under granian instead of gunicorn, for comparison only. granian
-    has no worker hooks, so ingress_app.serving's per-worker setup (outbox relay start and
-    stop, gc tuning) does not run: `env` has the relay off."""
+    """Ingress under granian's WSGI interface, as `ingress serve --server granian` runs it:
+    `ingress_app.serving:granian_app` builds the app in each worker and starts its relay."""
     try:
         import granian  # noqa: F401
     except ImportError:
-        raise BenchError("--granian needs granian in this virtualenv: pip install granian "
-                         "(benchmark only, not a dependency of Ingress)") from None
+        raise BenchError("--granian needs granian in this virtualenv: "
+                         "pip install -e '.[granian]'") from None
     port = free_port()
-    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(args.workers), "--blocking-threads",
-           str(args.threads), "--log-level", "warning", "--no-access-log", "wsgi:app"]
+    metrics = logdir / "granian-metrics"
+    metrics.mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--host",
+           "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+           "--blocking-threads", str(args.threads), "--log-level", "warning",
+           "--no-access-log", "ingress_app.serving:granian_app"]
     log(f"granian (WSGI) on :{port}: {args.workers} workers x {args.threads} blocking threads")
-    return Server("granian", "", env, port, logdir, cmd=cmd)
+    return Server("granian", "", {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}, port,
+                  logdir, cmd=cmd)
 
 
 # ---------------------------------------------------------------- HTTP helpers
@@ -543,7 +551,7 @@ LABELS = {"bare": "GET /bare (baseline)", "post": "POST /v1/runs", "get": "GET /
           "post-nokafka": "POST /v1/runs, no Kafka",
           "peer-post": "peer POST /v1/runs",
           "peer-get": "peer GET /v1/runs/{id}",
-          "granian-post": "POST /v1/runs, granian, no Kafka",
+          "granian-post": "POST /v1/runs, granian",
           "granian-get": "GET /v1/runs/{id}, granian"}
 
 
@@ -841,7 +849,7 @@ def main(argv=None) -> int:
         env["API_MAX_REQUESTS"] = str(args.max_requests)
         migrate(env)
         log("migrated")
-        # Ingress without a broker (post-nokafka, granian-*): its own database, relay off
+        # Ingress without a broker (post-nokafka): its own database, relay off
         nokafka_env = None
         if set(NOKAFKA) & set(targets):
             name = f"{dbname}_nokafka"
@@ -894,7 +902,7 @@ def main(argv=None) -> int:
                              port, logdir)
             servers.append(nokafka)
         if set(GRANIAN) & set(targets):
-            granian = granian_server(args, nokafka_env, logdir)
+            granian = granian_server(args, env, logdir)
             servers.append(granian)
         for s in servers:
             if s.proc is None:
@@ -1099,9 +1107,9 @@ def main(argv=None) -> int:
             print("Ingress / FastAPI peer: NOT MEASURED, the peer's virtualenv could not be "
                   "built (see the warning above)")
         if granian is not None:
-            print("granian runs: OUTBOX_RELAY_ENABLED=false and no gunicorn hooks "
-                  "(ingress_app.serving's gc tuning does not run); compared with gunicorn "
-                  "post-nokafka (relay off too) and get")
+            print("granian runs: `ingress serve --server granian`'s entry point "
+                  "(ingress_app.serving:granian_app, relays on); compared with gunicorn's "
+                  "post and get")
         if args.rounds > 1:
             for i, r in enumerate(per_round, 1):
                 print(f"  round {i}: " + ", ".join(
@@ -1163,8 +1171,8 @@ def main(argv=None) -> int:
             "profile": prof,
             "peer": peer_report,
             "granian": None if granian is None else {
-                "command": " ".join(granian.cmd[1:]), "outbox_relay": False,
-                "worker_hooks": "none (ingress_app.serving not run)"},
+                "command": " ".join(granian.cmd[1:]), "outbox_relay": True,
+                "worker_setup": "ingress_app.serving:granian_app"},
         }
         out = logdir / "results.json"
         out.write_text(json.dumps(report, indent=2, default=str))

@@ -16,7 +16,7 @@ from flask import Flask, send_from_directory
 
 from .config import ConfigError, is_production, load_config, normalise_database_url
 from .dbdeadlines import network_timeout_ms
-from .edge import IngressFlask
+from .frontdoor import IngressFlask
 from .state import KEY as STATE_KEY
 from .state import IngressState
 
@@ -195,20 +195,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     api = Api(app)
 
-    from .edge import init_edge
     from .metrics import init_metrics
     from .security import init_security
 
     init_metrics(app)
     init_security(app)
-    from .runs.fastaccept import init_fast_accept
-    from .runs.fastread import init_fast_read
-
-    # inside the edge layer: same headers and metrics on both paths
-    init_fast_read(app)
-    init_fast_accept(app)
-    init_edge(app)
-
     from .audit.api import blp as audit_blp
     from .callbacks.api import callbacks_blp, run_callbacks_blp, subscriptions_blp
     from .health import blp as health_blp
@@ -242,4 +233,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+    from .frontdoor import init_front_door
+
+    init_front_door(app)  # last: it checks the app's hooks and extensions
     return app

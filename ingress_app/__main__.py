@@ -1,7 +1,7 @@
 """`ingress` and `python -m ingress_app`: serve Ingress, or run an operator command.
 
-- No arguments, or `serve`: run the service under gunicorn on its embedded default (or
-  on what the environment says). With no environment at all: SQLite in the instance
+- No arguments, or `serve`: run the service under gunicorn (`serve --server granian`:
+  under granian) on its embedded default (or on what the environment says). With no environment at all: SQLite in the instance
   folder (migrated on start), the in-process cache, an outbox that keeps messages until
   Kafka is configured, and a development JWT secret; a ready-to-use development token is
   printed.
@@ -45,12 +45,15 @@ def _create_app():
     return create_app_or_exit()
 
 
-def serve() -> int:
-    """Run Ingress under gunicorn (what `ingress` and `python -m ingress_app` do alone)."""
+def serve(server: str = "gunicorn") -> int:
+    """Run Ingress under gunicorn (what `ingress` and `python -m ingress_app` do alone) or
+    under granian's WSGI interface."""
     from flask_migrate import upgrade
 
     from .auth import issue_token
 
+    if server == "granian":
+        _metrics_directory()  # before any metric exists in this process
     app = _create_app()
     cfg = app.config
     with app.app_context():
@@ -68,9 +71,12 @@ def serve() -> int:
 
         db.engine.dispose()  # connections are made again in the worker, after fork
     print("\n".join(banner), file=sys.stderr, flush=True)
+    workers = 1 if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else cfg["API_WORKERS"]
+    if server == "granian":
+        return _serve_granian(cfg, workers)
     options = {
         "bind": f"{cfg['API_HOST']}:{cfg['API_PORT']}",
-        "workers": 1 if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else cfg["API_WORKERS"],
+        "workers": workers,
         "worker_class": "ingress_app.serving.JsonErrorThreadWorker",
         "threads": cfg["API_THREADS"],
         "timeout": 30,
@@ -79,6 +85,51 @@ def serve() -> int:
         "worker_exit": serving.worker_exit,
     }
     _Server(app, options).run()
+    return 0
+
+
+def _metrics_directory() -> None:
+    """Metrics of all workers are merged through files, as under gunicorn: an empty
+    PROMETHEUS_MULTIPROC_DIR (a new temporary one when unset)."""
+    import os
+    import shutil
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)  # stale files would double-count
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ingress-metrics-")
+
+
+def _serve_granian(cfg, workers: int) -> int:
+    """granian's WSGI server, `workers` processes of API_THREADS threads; each worker
+    builds the app (and starts its relay) itself (`serving.granian_app`)."""
+    import os
+    import shutil
+
+    try:
+        from granian import Granian
+        from granian.constants import Interfaces
+    except ImportError:
+        raise click.ClickException(
+            "granian is not installed: pip install 'ingress[granian]'"
+        ) from None
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    try:
+        Granian(
+            "ingress_app.serving:granian_app",
+            factory=True,
+            interface=Interfaces.WSGI,
+            address=cfg["API_HOST"],
+            port=int(cfg["API_PORT"]),
+            workers=workers,
+            blocking_threads=cfg["API_THREADS"],
+            log_access=False,
+        ).serve()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -113,10 +164,17 @@ cli = IngressGroup(
 )
 
 
-@cli.command("serve")
-def serve_command() -> None:
-    """Run Ingress under gunicorn (API_HOST, API_PORT, API_WORKERS, API_THREADS)."""
-    raise SystemExit(serve())
+@cli.command("serve", with_appcontext=False)
+@click.option(
+    "--server",
+    type=click.Choice(["gunicorn", "granian"]),
+    default="gunicorn",
+    show_default=True,
+    help="granian: its WSGI interface (pip install 'ingress[granian]').",
+)
+def serve_command(server: str) -> None:
+    """Run Ingress (API_HOST, API_PORT, API_WORKERS, API_THREADS)."""
+    raise SystemExit(serve(server))
 
 
 cli.add_command(shell_command)

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
 
 from .errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
@@ -146,6 +147,32 @@ def parse_json_bytes(data: bytes) -> Any:
     return value
 
 
+def declared_length(environ: dict[str, Any], limit: int | None) -> int | None:
+    """The body's `Content-Length` when it is given and within `limit`, else None
+    (absent, chunked, malformed or too long: werkzeug's reader decides those)."""
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdigit() and (limit is None or int(length) <= limit):
+        return int(length)
+    return None
+
+
+def read_declared_body(environ: dict[str, Any], length: int) -> bytes:
+    """Read a body of a known length straight from the WSGI stream; a body that ends
+    early is a 400 (the client sent less than it said)."""
+    data = environ["wsgi.input"].read(length)
+    if len(data) < length:
+        raise BadRequest("the request body ended before its Content-Length")
+    return data
+
+
+def is_json_content_type(header: str | None) -> bool:
+    """A `Content-Type` naming JSON (`application/json`, `application/*+json`, any
+    parameters), judged as werkzeug's `Request.mimetype` would."""
+    if header == "application/json":
+        return True
+    return is_json_mimetype(parse_options_header(header or "")[0].lower())
+
+
 def _read_body() -> bytes:
     """The raw body; a streamed (chunked) body longer than the limit is a 413.
 
@@ -154,20 +181,15 @@ def _read_body() -> bytes:
     """
     req = request._get_current_object()
     limit = req.max_content_length
-    length = req.environ.get("CONTENT_LENGTH")
+    length = declared_length(req.environ, limit)
     if (
-        length
-        and length.isdigit()
-        and (limit is None or int(length) <= limit)
+        length is not None
         and "stream" not in req.__dict__  # nothing has read the body yet
         and getattr(req, "_cached_data", None) is None
     ):
         # The common case, read without werkzeug's stream wrappers; cached where
         # `get_data()` looks, so later readers (webhook signatures) see the same bytes.
-        data = req.environ["wsgi.input"].read(int(length))
-        if len(data) < int(length):
-            raise BadRequest("the request body ended before its Content-Length")
-        req._cached_data = data
+        data = req._cached_data = read_declared_body(req.environ, length)
         return data
     data = req.get_data(cache=True)
     if (
@@ -193,9 +215,7 @@ def json_body(*, required: bool = True) -> Any:
             raise BadRequest("a JSON request body is required", error="Invalid JSON")
         ctx_g._json_body = None
         return None
-    content_type = request.environ.get("CONTENT_TYPE", "")
-    # the usual header is checked as a string; anything else is parsed properly
-    if content_type != "application/json" and not is_json_mimetype(request.mimetype):
+    if not is_json_content_type(request.environ.get("CONTENT_TYPE")):
         raise UnsupportedMediaType(
             f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
         )

@@ -52,10 +52,9 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("REDIS_CACHE_TTL", 300, int),
     # ours: the start of every Redis key (cache, rate limits), so deployments can share a server
     ("CACHE_KEY_PREFIX", "ingress:", str),
-    # plain requests answered in front of Flask: cached GET /v1/runs/{id} (runs/fastread.py)
-    # and POST /v1/runs (runs/fastaccept.py)
-    ("RUN_READ_FAST_PATH", True, bool),
-    ("RUN_ACCEPT_FAST_PATH", True, bool),
+    # ours: plain GET /v1/runs/{id} and POST /v1/runs answered in front of Flask
+    # (frontdoor.py; off by itself when the app has request hooks it does not know)
+    ("RUN_FRONT_DOOR", True, bool),
     ("REDIS_SOCKET_TIMEOUT_SECONDS", 0.5, float),
     ("CACHE_RETRY_AFTER_SECONDS", 5.0, float),
     # flow registry: how long a worker reuses its own copy of a registry lookup

@@ -11,7 +11,7 @@ import sys
 
 from flask import g, has_request_context
 
-from .edge import current_correlation_id
+from .frontdoor import current_correlation_id
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
@@ -23,7 +23,7 @@ class CorrelationIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "correlation_id"):
             cid = current_correlation_id.get()
-            if cid is None and has_request_context():  # a request context without the edge
+            if cid is None and has_request_context():  # a request context without the front door
                 cid = g.get("correlation_id")
             record.correlation_id = cid or "-"
         return True

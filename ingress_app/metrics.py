@@ -21,31 +21,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client import values as _values
 from prometheus_client.core import GaugeMetricFamily
 
 from .outbox.health import outbox_status
 from .state import ingress_state
-
-_pid = os.getpid()
-
-
-def _refresh_pid() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
-def _process_id() -> int:
-    return _pid
-
-
-if getattr(_values.ValueClass, "_multiprocess", False):
-    # Multiprocess values check the process id on every update (to notice a fork), and
-    # `os.getpid()` is a system call: six of them per accepted run, a few percent of its
-    # CPU. The id is kept here instead and refreshed in every forked child; values are
-    # still per process, which is all prometheus-client asks of the function.
-    os.register_at_fork(after_in_child=_refresh_pid)
-    _values.ValueClass = _values.MultiProcessValue(process_identifier=_process_id)
 
 REQUESTS = Counter(
     "ingress_http_requests_total", "HTTP requests by route template and status.",
@@ -143,7 +122,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count one request and its latency (called by `edge.EdgeMiddleware`)."""
+    """Count one request and its latency (called by `frontdoor.FrontDoor`)."""
     if method not in _METHODS:
         method = "OTHER"
     key = (method, route, status)

@@ -21,6 +21,7 @@ from flask import Flask, current_app, g
 from flask_limiter import Limiter
 
 from . import keys
+from .policies.engine import PolicyEngine
 from .policies.runtime import policy_engine
 
 NO_LIMIT = "1000000/second"
@@ -32,16 +33,22 @@ def _tenant_key() -> str:
     return keys.compose("tenant", principal.tenant_id) if principal else "anonymous"
 
 
+def rate_limit_of(tenant_id: str, engine: PolicyEngine | None = None) -> str | None:
+    """The tenant's rate limit (e.g. "10/minute"), or None when it has none: the one
+    place that answers "is this tenant limited" (Flask's views and the front door)."""
+    return (engine or policy_engine()).chain(tenant_id).rate_limit
+
+
 def tenant_rate_limit() -> str:
     principal = g.get("principal")
     if principal is None:
         return NO_LIMIT
-    return policy_engine().chain(principal.tenant_id).rate_limit or NO_LIMIT
+    return rate_limit_of(principal.tenant_id) or NO_LIMIT
 
 
 def _no_limit() -> bool:
     principal = g.get("principal")
-    return principal is None or policy_engine().chain(principal.tenant_id).rate_limit is None
+    return principal is None or rate_limit_of(principal.tenant_id) is None
 
 
 class TenantRateLimits:
@@ -54,38 +61,10 @@ class TenantRateLimits:
         self.limiter = Limiter(
             key_func=_tenant_key, default_limits=[], headers_enabled=True, auto_check=False
         )
-        self._init_app_lazily(app)
+        self.limiter.init_app(app)
         self.tenant_limit = self.limiter.limit(
             tenant_rate_limit, key_func=_tenant_key, exempt_when=_no_limit, scope="tenant-runs"
         )
-
-    def _init_app_lazily(self, app: Flask) -> None:
-        """`init_app`, with the limiter's per-request hooks run only on requests that
-        entered a limit: its after-request (rate-limit headers) and teardown (context
-        reset) would otherwise cost every request, and most tenants have no limit."""
-        after_funcs = app.after_request_funcs.setdefault(None, [])
-        teardown_funcs = app.teardown_request_funcs.setdefault(None, [])
-        n_after, n_teardown = len(after_funcs), len(teardown_funcs)
-        self.limiter.init_app(app)
-        limiter_after, limiter_teardown = after_funcs[n_after:], teardown_funcs[n_teardown:]
-        del after_funcs[n_after:], teardown_funcs[n_teardown:]
-
-        def rate_limit_headers(response: Any) -> Any:
-            if g.get(_ENTERED):
-                for func in limiter_after:
-                    response = func(response)
-            return response
-
-        def rate_limit_teardown(exc: BaseException | None = None) -> None:
-            if g.get(_ENTERED):
-                for func in limiter_teardown:
-                    func(exc)
-
-        app.after_request(rate_limit_headers)
-        app.teardown_request(rate_limit_teardown)
-
-
-_ENTERED = "_ingress_rate_limit_entered"
 
 
 def tenant_limited(view: Callable) -> Callable:
@@ -95,7 +74,6 @@ def tenant_limited(view: Callable) -> Callable:
     def limited(*args: Any, **kwargs: Any) -> Any:
         if _no_limit():  # most tenants have no limit: skip Flask-Limiter entirely
             return view(*args, **kwargs)
-        setattr(g, _ENTERED, True)
         with current_app.extensions["ingress"].rate_limits.tenant_limit:  # over the limit: 429
             return view(*args, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Secure defaults: CORS closed unless configured (security headers: `edge.py`).
+"""Secure defaults: CORS closed unless configured (security headers: `frontdoor.py`).
 
 `CORS_ORIGINS` (comma-separated origins) opens the `/v1/` API to those browser origins
 only; without it no CORS headers are sent and browsers refuse cross-origin calls.

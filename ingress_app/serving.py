@@ -1,4 +1,5 @@
-"""gunicorn server hooks shared by `gunicorn.conf.py` and `python -m ingress_app`.
+"""Serving: gunicorn's hooks (`gunicorn.conf.py`, `python -m ingress_app`) and the
+granian entry point (`granian_app`).
 
 Importing this module is cheap and creates no metrics, so the master imports it at
 start-up and its hooks import nothing. The worker hooks run only in a worker, after
@@ -20,7 +21,7 @@ from gunicorn import util
 from gunicorn.http.errors import ParseException
 from gunicorn.workers.gthread import ThreadWorker
 
-from .edge import tune_gc_for_serving
+from .frontdoor import tune_gc_for_serving
 
 log = logging.getLogger("gunicorn.error")
 
@@ -61,6 +62,22 @@ def worker_exit(server: Any, worker: Any) -> None:
     if app is not None and hasattr(app, "extensions"):
         stop_background_relay(app)
         stop_background_callbacks(app)
+
+
+def granian_app():
+    """The app for a granian worker (`granian --interface wsgi --factory
+    ingress_app.serving:granian_app`): granian has no worker hooks, so the worker's own
+    setup (gc tuning, the outbox relay, its flush at exit) is done here, in the worker."""
+    import atexit
+
+    from .outbox.relay import start_background_relay, stop_background_relay
+    from .startup import create_app_or_exit
+
+    app = create_app_or_exit()
+    tune_gc_for_serving()
+    start_background_relay(app)
+    atexit.register(stop_background_relay, app)
+    return app
 
 
 class _Captured:

@@ -237,8 +237,16 @@ def emptied_after(postgres_url):
     truncate_all(postgres_url)
 
 
+@pytest.fixture(scope="module")
+def front_door() -> bool:
+    """`RUN_FRONT_DOOR` of the apps the fixtures build. A suite that must behave the same
+    both ways imports `tests.support.front_door.front_door_both_ways`, which overrides
+    this fixture and runs each of its tests twice."""
+    return True
+
+
 @pytest.fixture
-def make_pg_app(postgres_url, redis_url):
+def make_pg_app(postgres_url, redis_url, front_door):
     """Build apps on PostgreSQL + Redis; every table is emptied after the test."""
     apps = []
 
@@ -247,6 +255,7 @@ def make_pg_app(postgres_url, redis_url):
             DATABASE_URL=postgres_url,
             REDIS_URL=redis_url,
             CACHE_KEY_PREFIX=key_prefix(),
+            RUN_FRONT_DOOR=front_door,
         )
         config.update(overrides)
         app = create_app(config)

@@ -1,18 +1,25 @@
-"""HTTP resources for runs: thin views over `runs.service`."""
+"""HTTP resources for runs: thin views over `runs.service`.
+
+`accept` and `read` are the whole of starting and reading a run, from parsed inputs to
+status, headers and body: the views call them, and so does the front door
+(`ingress_app.frontdoor`) for the requests it answers in front of Flask.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import marshmallow as ma
 from flask import g, request
 from flask.views import MethodView
 from werkzeug.routing import UnicodeConverter
 
-from ..auth import auth_required
+from ..auth import Principal, auth_required
 from ..body import json_body
 from ..errors import BadRequest
 from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
-from ..responses import JSONBytesResponse
+from ..responses import Answer
 from ..schemas import (
     IDEMPOTENCY_KEY,
     IDEMPOTENCY_KEY_RULE,
@@ -123,6 +130,22 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
     return run_request(body, request.headers.get(IDEMPOTENCY_HEADER), source)
 
 
+def accept(
+    body: Any, idempotency_header: str | None, principal: Principal, correlation_id: str
+) -> Answer:
+    """Start a run from a parsed JSON body: the 202 (or the original answer of a retry)."""
+    req = run_request(parse_run_body(body), idempotency_header)
+    accepted = service.accept_run(req, principal, correlation_id)
+    location = ("Location", f"/v1/runs/{accepted.run_id}")
+    headers = (location, ("Idempotent-Replayed", "true")) if accepted.replayed else (location,)
+    return Answer(202, dumps(accepted.body()), headers)
+
+
+def read(run_id: str, principal: Principal) -> Answer:
+    """One of the caller's tenant's runs (from the cache when it holds it)."""
+    return Answer(200, service.get_run_json(run_id, principal.tenant_id))
+
+
 @blp.route("")
 class Runs(MethodView):
     decorators = [auth_required]
@@ -162,13 +185,9 @@ class Runs(MethodView):
         A repeated `request_id` (or `Idempotency-Key`) with the same payload answers with
         the original run; with a different payload, 422.
         """
-        req = _run_request(parse_run_body(json_body()))
-        accepted = service.accept_run(req, g.principal, g.correlation_id)
-        response = JSONBytesResponse(dumps(accepted.body()), 202)
-        response.headers["Location"] = f"/v1/runs/{accepted.run_id}"
-        if accepted.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return accept(
+            json_body(), request.headers.get(IDEMPOTENCY_HEADER), g.principal, g.correlation_id
+        ).response()
 
 
 @blp.route("/<string:run_id>", parameters=[RUN_ID_PARAMETER])
@@ -184,8 +203,7 @@ class RunById(MethodView):
         Its status, each task's latest state and, once finished, its output or error.
         Another tenant's run is a 404, as an unknown one.
         """
-        body = service.get_run_json(run_id, g.principal.tenant_id)
-        return JSONBytesResponse(body, 200)
+        return read(run_id, g.principal).response()
 
 
 @blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])

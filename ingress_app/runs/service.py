@@ -410,16 +410,8 @@ def _iso(value) -> str | None:
 
 def run_to_dict(run: FlowRun, left_out: list[str] | None = None) -> dict[str, Any]:
     """A run as the API shows it; `left_out` fields (deferred columns) are not read."""
-    if left_out:
-        body = _summary(run)
-        if "input" not in left_out:
-            body["input"] = run.input_data
-        if "output" not in left_out:
-            body["output"] = run.output_data
-        if "tasks" not in left_out:
-            body["tasks"] = run.tasks or {}
-        return body
-    return {
+    left_out = left_out or ()
+    body = {
         "run_id": run.run_id,
         "status": run.status,
         "created_at": _iso(run.created_at),
@@ -431,28 +423,15 @@ def run_to_dict(run: FlowRun, left_out: list[str] | None = None) -> dict[str, An
         "correlation_id": run.correlation_id,
         "request_id": run.request_id,
         "source": run.source,
-        "input": run.input_data,
-        "output": run.output_data,
-        "error": run.error_message,
-        "tasks": run.tasks or {},
     }
-
-
-def _summary(run: FlowRun) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "status": run.status,
-        "created_at": _iso(run.created_at),
-        "updated_at": _iso(run.updated_at),
-        "tenant_id": run.tenant_id,
-        "flow_id": run.flow_id,
-        "flow_version": run.flow_version,
-        "flow_origin": run.flow_origin,
-        "correlation_id": run.correlation_id,
-        "request_id": run.request_id,
-        "source": run.source,
-        "error": run.error_message,
-    }
+    if "input" not in left_out:
+        body["input"] = run.input_data
+    if "output" not in left_out:
+        body["output"] = run.output_data
+    body["error"] = run.error_message
+    if "tasks" not in left_out:
+        body["tasks"] = run.tasks or {}
+    return body
 
 
 def run_cache_key(tenant_id: str, run_id: str) -> str:

@@ -9,16 +9,12 @@ produce exactly one run: the losers insert nothing and read the winner's row.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 import weakref
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from flask import current_app
-from psycopg import pq
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -30,39 +26,38 @@ from ..jsonutil import dumps_str
 from ..outbox.models import OutboxMessage
 from .models import FlowRun
 
-_PG_ACCEPT = text(
-    """
+# psycopg's placeholder style: the statement goes to psycopg directly (see
+# AutocommitConnections), never through SQLAlchemy.
+_PG_ACCEPT = """
 WITH new_run AS (
     INSERT INTO flow_runs_audit (
         run_id, correlation_id, flow_id, tenant_id, user_id, request_id, input_data,
         flow_definition, status, created_at, updated_at, flow_version, source,
         request_hash, policy_modifications, flow_origin, callback_url, callback_events)
     VALUES (
-        :run_id, :correlation_id, :flow_id, :tenant_id, :user_id, :request_id,
-        CAST(:input_data AS JSONB), CAST(:flow_definition AS JSONB), :status, :created_at,
-        :created_at, :flow_version, :source, :request_hash,
-        CAST(:policy_modifications AS JSONB), :flow_origin, :callback_url,
-        CAST(:callback_events AS JSONB))
+        %(run_id)s, %(correlation_id)s, %(flow_id)s, %(tenant_id)s, %(user_id)s,
+        %(request_id)s, CAST(%(input_data)s AS JSONB), CAST(%(flow_definition)s AS JSONB),
+        %(status)s, %(created_at)s, %(created_at)s, %(flow_version)s, %(source)s,
+        %(request_hash)s,
+        CAST(%(policy_modifications)s AS JSONB), %(flow_origin)s, %(callback_url)s,
+        CAST(%(callback_events)s AS JSONB))
     ON CONFLICT (tenant_id, request_id) DO NOTHING
     RETURNING run_id
 ), new_message AS (
     INSERT INTO outbox_messages (message_id, topic, key, headers, payload, created_at, attempts)
-    SELECT :message_id, :topic, run_id, CAST(:headers AS JSONB), :payload, :created_at, 0
+    SELECT %(message_id)s, %(topic)s, run_id, CAST(%(headers)s AS JSONB), %(payload)s,
+        %(created_at)s, 0
     FROM new_run
 ), new_audit AS (
     INSERT INTO audit_events (
         event_id, occurred_at, tenant_id, actor, action, resource_type, resource_id,
         correlation_id, outcome, detail)
-    SELECT :event_id, :created_at, :tenant_id, :actor, :action, 'run', run_id,
-        :correlation_id, :outcome, CAST(:audit_detail AS JSONB)
+    SELECT %(event_id)s, %(created_at)s, %(tenant_id)s, %(actor)s, %(action)s, 'run', run_id,
+        %(correlation_id)s, %(outcome)s, CAST(%(audit_detail)s AS JSONB)
     FROM new_run
 )
 SELECT run_id FROM new_run
 """
-)
-
-# psycopg's own placeholder style, derived once from the SQLAlchemy text above.
-_PG_ACCEPT_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", _PG_ACCEPT.text)
 
 _FIND_BY_KEY = text(
     "SELECT run_id, correlation_id, request_hash FROM flow_runs_audit "
@@ -98,89 +93,7 @@ def _insert_postgresql(run, message, audit) -> bool:
         "outcome": audit["outcome"],
         "audit_detail": dumps_str(audit["detail"]),
     }
-    return execute_autocommit(_PG_ACCEPT_SQL, params) is not None
-
-
-class _ThreadConnection:
-    """A thread's connection; closed when the thread ends (its thread-local goes away)."""
-
-    __slots__ = ("conn", "prepared")
-
-    def __init__(self) -> None:
-        self.conn: psycopg.Connection | None = None
-        self.prepared: set[bytes] = set()
-
-    def __del__(self) -> None:
-        if self.conn is not None and not self.conn.closed:
-            self.conn.close()
-
-
-class _Statement:
-    """A `%(name)s` statement rewritten for libpq: `$n` placeholders, names in order."""
-
-    __slots__ = ("name", "sql", "order")
-
-    def __init__(self, sql: str) -> None:
-        order: list[str] = []
-
-        def number(match: re.Match) -> str:
-            key = match.group(1)
-            if key not in order:
-                order.append(key)
-            return f"${order.index(key) + 1}"
-
-        self.sql = re.sub(r"%\((\w+)\)s", number, sql).encode()
-        self.order = tuple(order)
-        self.name = b"ingress_" + hashlib.sha256(self.sql).hexdigest()[:16].encode()
-
-
-def _text_params(params: dict[str, Any], order: tuple[str, ...]) -> list[bytes | None]:
-    """A statement's parameters, in its order, in PostgreSQL's text format (the server
-    infers their types). Strings are nearly all of them, so they are converted inline."""
-    values: list[bytes | None] = []
-    append = values.append
-    try:
-        for key in order:
-            value = params[key]
-            if isinstance(value, str):
-                if "\x00" in value:  # libpq sends text parameters as C strings
-                    raise psycopg.DataError(
-                        "PostgreSQL text fields cannot contain NUL (0x00) bytes"
-                    )
-                append(value.encode())
-            elif value is None:
-                append(None)
-            else:
-                append(_scalar_param(value))
-    except UnicodeEncodeError:
-        raise psycopg.DataError("a parameter is not valid Unicode") from None
-    return values
-
-
-def _scalar_param(value: Any) -> bytes:
-    if isinstance(value, datetime):
-        return value.isoformat().encode()
-    if isinstance(value, bool):
-        return b"t" if value else b"f"
-    if isinstance(value, (int, float)):
-        return str(value).encode()
-    raise TypeError(f"cannot send {type(value).__name__} as a text parameter")
-
-
-def _text_param(value: Any) -> bytes | None:
-    """One parameter in PostgreSQL's text format (see `_text_params`)."""
-    return _text_params({"value": value}, ("value",))[0]
-
-
-def _check(pgconn, result, expected) -> None:
-    """Raise what psycopg would for a failed libpq result."""
-    if result.status == expected:
-        return
-    message = (result.error_message or b"").decode(errors="replace").strip()
-    sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
-    if sqlstate is None or pgconn.status != pq.ConnStatus.OK:
-        raise psycopg.OperationalError(message or "the database connection failed")
-    raise psycopg.errors.lookup(sqlstate.decode())(message)
+    return execute_autocommit(_PG_ACCEPT, params) is not None
 
 
 class _DeadlineExceeded(Exception):
@@ -191,19 +104,16 @@ class AutocommitConnections:
     """One autocommit connection per serving thread, for the accept statement.
 
     The accept is a single statement, so it needs no transaction and no pool: each
-    thread keeps its own connection (with the statement prepared on it) for as long as
-    it lives. Checking a connection out of SQLAlchemy's pool and back, resetting it and
-    switching autocommit cost about a tenth of an accept's CPU; here they cost nothing.
-    The statement goes through libpq's `PQexecPrepared` (psycopg's `pq` layer, which
-    releases the GIL while it waits) with text parameters: a third of the CPU of a
-    psycopg cursor `execute` for this 25-parameter statement.
-    Connections use the engine's URL and connect arguments (timeouts, TLS via
-    `sslmode`) and the engine's call deadline (`dbdeadlines`). A connection that fails
-    is closed and replaced on the thread's next accept, so the service recovers from a
-    database outage by itself.
+    thread keeps its own connection for as long as it lives, and psycopg prepares the
+    statement on it (`prepare=True`). Checking a connection out of SQLAlchemy's pool and
+    back, resetting it and switching autocommit cost about a tenth of an accept's CPU;
+    here they cost nothing. Connections use the engine's URL and connect arguments
+    (timeouts, TLS via `sslmode`) and the engine's call deadline (`dbdeadlines`). A
+    connection that fails is closed and replaced on the thread's next accept, so the
+    service recovers from a database outage by itself.
 
-    Capacity: each gunicorn worker thread that has accepted a run holds one connection,
-    beside SQLAlchemy's pool (see docs/operations.md).
+    Capacity: each serving thread that has accepted a run holds one connection, beside
+    SQLAlchemy's pool (see docs/operations.md).
     """
 
     def __init__(
@@ -215,7 +125,6 @@ class AutocommitConnections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: weakref.WeakSet = weakref.WeakSet()
-        self._statements: dict[str, _Statement] = {}
         self._deadlines = deadlines
 
     def _connect(self) -> psycopg.Connection:
@@ -228,54 +137,51 @@ class AutocommitConnections:
             self._open.add(conn)
         return conn
 
-    def _statement(self, sql: str) -> _Statement:
-        statement = self._statements.get(sql)
-        if statement is None:
-            statement = self._statements[sql] = _Statement(sql)
-        return statement
+    def connection(self) -> tuple[psycopg.Connection, bool]:
+        """This thread's connection, and whether it was made just now: a kept one the
+        server has closed (a restart) is replaced before use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not looks_dead(conn):
+            return conn, False
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+        conn = self._local.conn = self._connect()
+        # closed when its thread is gone (a thread-local's values just disappear)
+        weakref.finalize(threading.current_thread(), conn.close)
+        return conn, True
 
-    def execute(self, sql: str, params: dict[str, Any]) -> tuple[str] | None:
-        """Run one statement; return its first row's first column (as a 1-tuple), or
-        None when it returned no row. Connection failures surface as SQLAlchemy
-        OperationalError (the API answers 503); SQL errors as psycopg's error classes.
+    def execute(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run one statement; return its first row, or None when it returned no row.
+        Connection failures surface as SQLAlchemy OperationalError (the API answers
+        503); SQL errors as psycopg's error classes.
 
-        A kept connection the server has closed (a restart) is replaced before use; one
-        that turns out dead in use is replaced and the statement sent once more (the
-        accept is idempotent: its key decides). A call cut by its deadline is not retried."""
-        statement = self._statement(sql)
-        values = _text_params(params, statement.order)
-        holder = getattr(self._local, "holder", None)
-        if holder is None:
-            holder = self._local.holder = _ThreadConnection()
+        A connection that turns out dead in use is replaced and the statement sent once
+        more (the accept is idempotent: its key decides). A call cut by its deadline is
+        not retried."""
         for attempt in (1, 2):
-            conn = holder.conn
-            fresh = conn is None or looks_dead(conn)
+            conn = None
             try:
-                if fresh:
-                    if conn is not None:
-                        conn.close()
-                    conn = holder.conn = None
-                    conn = holder.conn = self._connect()
-                    holder.prepared = set()
-                return self._exec_with_deadline(conn, holder, statement, values)
+                conn, fresh = self.connection()
+                return self._execute_within_deadline(conn, sql, params)
             except _DeadlineExceeded as exc:
-                self._drop(holder, conn)
+                self._drop(conn)
                 raise sa_exc.OperationalError(sql[:60], None, exc) from exc
             except psycopg.OperationalError as exc:
                 lost = conn is not None and conn.closed
-                self._drop(holder, conn)
+                self._drop(conn)
                 if attempt == 1 and lost and not fresh:
                     continue  # a kept connection that turned out dead: a new one, once
                 raise sa_exc.OperationalError(sql[:60], None, exc) from exc
         return None  # pragma: no cover - the loop always returns or raises
 
-    def _exec_with_deadline(self, conn, holder, statement, values):
+    def _execute_within_deadline(self, conn, sql: str, params: dict[str, Any]):
         deadlines = self._deadlines
         if deadlines is None:
-            return self._exec(conn, holder, statement, values)
+            return self._execute_prepared(conn, sql, params)
         deadlines.arm(conn)
         try:
-            result = self._exec(conn, holder, statement, values)
+            result = self._execute_prepared(conn, sql, params)
         except psycopg.OperationalError as exc:
             if deadlines.disarm(conn, answered=not conn.closed):
                 raise _DeadlineExceeded(
@@ -289,34 +195,20 @@ class AutocommitConnections:
         return result
 
     @staticmethod
-    def _drop(holder: _ThreadConnection, conn) -> None:
-        holder.conn = None
+    def _execute_prepared(conn, sql: str, params: dict[str, Any]):
+        try:
+            return conn.execute(sql, params, prepare=True).fetchone()
+        except psycopg.errors.InvalidSqlStatementName:
+            # The server forgot the prepared statement (a pooler's reset): tell psycopg,
+            # whose cache clears on this command, and send it once more.
+            conn.execute("DEALLOCATE ALL")
+            return conn.execute(sql, params, prepare=True).fetchone()
+
+    def _drop(self, conn) -> None:
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
         if conn is not None:
             conn.close()
-
-    @staticmethod
-    def _exec(conn, holder: _ThreadConnection, statement: _Statement, values: list):
-        pgconn = conn.pgconn
-        for attempt in (1, 2):
-            if statement.name not in holder.prepared:
-                _check(
-                    pgconn, pgconn.prepare(statement.name, statement.sql), pq.ExecStatus.COMMAND_OK
-                )
-                holder.prepared.add(statement.name)
-            result = pgconn.exec_prepared(statement.name, values)
-            if (
-                attempt == 1
-                and result.status == pq.ExecStatus.FATAL_ERROR
-                and result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
-            ):  # the server forgot the statement (e.g. a pooler's DISCARD ALL): again
-                holder.prepared.discard(statement.name)
-                continue
-            _check(pgconn, result, pq.ExecStatus.TUPLES_OK)
-            if result.ntuples == 0:
-                return None
-            value = result.get_value(0, 0)
-            return (value.decode() if value is not None else None,)
-        return None  # pragma: no cover - the loop always returns or raises
 
     def close_all(self) -> None:
         """Close every connection (engine disposal, tests)."""

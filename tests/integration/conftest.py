@@ -58,7 +58,7 @@ def url_with_port(url: str, port: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared_app(postgres_url, redis_url):
+def shared_app(postgres_url, redis_url, front_door):
     """One PostgreSQL + Redis app for a whole module, for requests that store nothing.
 
     Building an app and emptying every table costs a few hundred milliseconds per test;
@@ -69,6 +69,7 @@ def shared_app(postgres_url, redis_url):
             DATABASE_URL=postgres_url,
             REDIS_URL=redis_url,
             CACHE_KEY_PREFIX=key_prefix(),
+            RUN_FRONT_DOOR=front_door,
         )
     )
     yield app
@@ -100,7 +101,7 @@ def fresh_client(make_pg_app):
 @pytest.fixture
 def flask_handled():
     """The names of the apps that handled a request through Flask (`request_started`), in
-    order: how the fast-path tests tell a request answered in front of Flask."""
+    order: how the front door's tests tell a request it answered itself."""
     seen: list[str] = []
 
     def record(sender, **extra):
@@ -111,7 +112,7 @@ def flask_handled():
     request_started.disconnect(record)
 
 
-# Credentials the fast paths never trust by themselves: each goes to Flask.
+# Credentials the front door never trusts by itself: each goes to Flask.
 UNVERIFIED_CREDENTIALS = ("never-verified-token", "expired-token", "garbage-token", "no-token")
 
 

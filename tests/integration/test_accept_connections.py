@@ -1,7 +1,7 @@
 """The accept statement's own connections (runs/store.py AutocommitConnections).
 
 Each serving thread keeps one autocommit connection with the accept statement prepared
-on it and runs it through libpq directly; these tests break that connection in the ways
+on it (psycopg's `prepare=True`); these tests break that connection in the ways
 production does and check the API answers sanely and recovers by itself.
 """
 
@@ -10,51 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import psycopg
-import pytest
 
 from ingress_app.runs import store
-from ingress_app.runs.store import _Statement, _text_param, _text_params, autocommit_connections
+from ingress_app.runs.store import autocommit_connections
 from tests.conftest import auth, sample_flow
 
 RUN = {"flow_definition": sample_flow()}
 
 
-def test_named_parameters_become_numbered_ones_repeated_names_sharing_a_number():
-    statement = _Statement("SELECT %(a)s, %(b)s, %(a)s, CAST(%(c)s AS JSONB)")
-
-    assert statement.sql == b"SELECT $1, $2, $1, CAST($3 AS JSONB)"
-    assert statement.order == ("a", "b", "c")
-
-
-def test_text_parameters_are_utf8_and_refuse_what_postgresql_cannot_store():
-    when = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-    assert _text_param("é") == "é".encode()
-    assert _text_param(None) is None
-    assert _text_param(when) == b"2026-11-27T12:00:00+00:00"
-    assert _text_param(True) == b"t"
-    assert _text_param(7) == b"7"
-    with pytest.raises(psycopg.DataError):
-        _text_param("a\x00b")
-    with pytest.raises(psycopg.DataError):
-        _text_param("\ud800")
-
-
-def test_a_statements_parameters_are_converted_in_its_order_with_the_same_rules():
-    when = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    params = {"b": when, "a": "é", "c": None, "d": 7, "unused": object()}
-
-    assert _text_params(params, ("a", "b", "c", "d")) == [
-        "é".encode(), b"2026-11-27T12:00:00+00:00", None, b"7"
-    ]
-    for bad in ("a\x00b", "\ud800"):
-        with pytest.raises(psycopg.DataError):
-            _text_params({"a": "ok", "b": bad}, ("a", "b"))
-
-
 def _thread_connection(app):
     with app.app_context():
-        return autocommit_connections()._local.holder.conn
+        return autocommit_connections().connection()[0]
 
 
 def test_a_killed_connection_is_replaced_before_the_accept_is_sent(app, client, pg):

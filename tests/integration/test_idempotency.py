@@ -6,6 +6,7 @@ import threading
 
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error, count
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 def body(request_id: str | None = "req-1", **extra) -> dict:

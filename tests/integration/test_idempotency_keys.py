@@ -11,6 +11,7 @@ from ingress_app.keys import webhook_delivery_key
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error, assert_nothing_stored, count
 from tests.integration.test_webhook_configs import CONFIGS, create_webhook, intake
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 BAD_KEYS = ["has space", "tab\there", "é-accent", "x" * 256, "del\x7f"]
 

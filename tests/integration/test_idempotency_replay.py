@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ingress_app.state import ingress_state
 from tests.conftest import auth, sample_flow
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 def test_retry_of_an_accepted_request_replays_even_if_policies_changed(make_pg_app, tmp_path, pg):

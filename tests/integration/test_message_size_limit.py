@@ -30,7 +30,7 @@ def assert_too_large(response, limit: int = 1_000_000) -> dict:
 @pytest.fixture
 def pair(make_pg_app):
     """The direct accept path (default) and the Flask view, on one database."""
-    return make_pg_app(), make_pg_app(RUN_ACCEPT_FAST_PATH=False)
+    return make_pg_app(), make_pg_app(RUN_FRONT_DOOR=False)
 
 
 def test_an_oversized_run_is_413_on_both_accept_paths_and_nothing_is_stored(

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error, count
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 FLOWS = "/v1/flows"
 

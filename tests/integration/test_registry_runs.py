@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from tests.conftest import auth, key_prefix, sample_flow
 from tests.integration.conftest import assert_error, assert_nothing_stored
 from tests.integration.test_message_schemas import problems
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 RUNS = "/v1/runs"
 

@@ -8,6 +8,7 @@ import redis as redis_lib
 from ingress_app.runs.service import run_cache_key
 from tests.conftest import auth
 from tests.integration.conftest import assert_error, create_run
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 @pytest.fixture

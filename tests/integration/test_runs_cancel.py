@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import auth, sample_flow
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 ERROR_KEYS = {"error", "detail"}
 CANCEL_TYPE = "flow_run.cancel_requested"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import auth, sample_flow
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 def test_create_run_returns_202_with_ids_and_stores_run_outbox_and_audit(client, pg):

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 ERROR_KEYS = {"error", "detail"}
 

@@ -15,6 +15,7 @@ from tests.integration.test_webhook_configs import (
     intake,
     standard_headers,
 )
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 def token_post(client, webhook: dict, payload: dict, **headers: str):

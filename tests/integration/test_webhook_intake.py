@@ -24,6 +24,7 @@ from tests.integration.test_webhook_configs import (
     standard_headers,
     standard_signature,
 )
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 def run_of(pg, run_id: str) -> dict:

@@ -18,6 +18,7 @@ from ingress_app.hookspecs import hookimpl
 from tests.conftest import auth, sample_flow
 from tests.integration.conftest import assert_error, count
 from tests.integration.test_webhook_configs import CONFIGS, create_webhook, intake, policies_file
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 
 def _header(delivery: WebhookDelivery, name: str) -> str | None:

@@ -9,6 +9,7 @@ from ingress_app import create_app
 from ingress_app.config import ConfigError
 from tests.conftest import JWT_SECRET, auth, base_config, sample_flow
 from tests.integration.test_webhook_configs import CONFIGS
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 EVIL = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import auth
 from tests.integration.conftest import assert_error, count
 from tests.integration.test_webhook_configs import CONFIGS, create_webhook, intake
+from tests.support.front_door import front_door_both_ways  # noqa: F401 - both ways
 
 standardwebhooks = pytest.importorskip("standardwebhooks")
 

@@ -35,9 +35,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.2
 
 
 class GunicornServer:
-    """gunicorn with the project's gunicorn.conf.py, on a free loopback port."""
+    """gunicorn with the project's gunicorn.conf.py, on a free loopback port (or another
+    serving `command` that reads API_HOST/API_PORT, e.g. `ingress serve --server granian`)."""
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], workdir: Path, command: list[str] | None = None
+    ) -> None:
+        self.command = command or [
+            sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"
+        ]
         self.port = free_port()
         self.log_path = workdir / f"gunicorn-{self.port}.log"
         self.env = {
@@ -61,7 +67,7 @@ class GunicornServer:
     def start(self) -> GunicornServer:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            self.command,
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
