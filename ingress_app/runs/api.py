@@ -9,6 +9,7 @@ from werkzeug.routing import UnicodeConverter
 
 from ..auth import auth_required
 from ..body import json_body
+from ..edge import ROUTE_KEY
 from ..errors import BadRequest
 from ..extensions import Blueprint
 from ..jsonutil import dumps
@@ -22,7 +23,7 @@ from ..schemas import (
     documents_errors,
     idempotency_key_parameter,
 )
-from . import service
+from . import service, waiting
 from .schemas import (
     RunAcceptedSchema,
     RunCreateSchema,
@@ -157,16 +158,69 @@ class Runs(MethodView):
         return response
 
 
+class RunWaitArgsSchema(ma.Schema):
+    wait = ma.fields.Integer(
+        validate=ma.validate.Range(waiting.WAIT_MIN, waiting.WAIT_MAX),
+        metadata={"description": "Long poll: hold the request up to this many seconds "
+                  "until the run's status changes (at once if it has ended)"},
+    )
+
+
 @blp.route("/<string:run_id>", parameters=[RUN_ID_PARAMETER])
 class RunById(MethodView):
     decorators = [auth_required]
 
+    @blp.arguments(RunWaitArgsSchema(), location="query", unknown=ma.EXCLUDE)
     @blp.response(200, RunSchema)
-    @documents_errors(blp, 401, 404, 503)
-    def get(self, run_id):
-        """Show a run of the caller's tenant."""
-        body = service.get_run_json(run_id, g.principal.tenant_id)
+    @documents_errors(blp, 400, 401, 404, 503)
+    def get(self, args, run_id):
+        """Show a run of the caller's tenant; with `wait`, once its status changes.
+
+        `wait=S` (1-60) holds the answer until the run's status differs from the one it
+        had when the request came, or S seconds have passed (then: the run as it is);
+        a run that has ended answers at once. Over the server's limit of waiting
+        requests: 503 with `Retry-After`.
+        """
+        wait = args.get("wait")
+        if wait is not None:
+            request.environ[ROUTE_KEY] = WAIT_ROUTE  # its own latency series
+            body = waiting.long_poll(run_id, g.principal.tenant_id, wait)
+        else:
+            body = service.get_run_json(run_id, g.principal.tenant_id)
         return JSONBytesResponse(body, 200)
+
+
+WAIT_ROUTE = "/v1/runs/<string:run_id>?wait"
+EVENT_STREAM = {
+    "description": "Server-Sent Events: `event: status`, `id:` the change's sequence, "
+    "`data:` the run as `GET /v1/runs/{run_id}` returns it; `: heartbeat` comments "
+    "while idle; the stream ends after a terminal status",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+LAST_EVENT_ID = {
+    "in": "header",
+    "name": "Last-Event-ID",
+    "required": False,
+    "description": "Resume after this event: every status change since is sent first",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+}
+
+
+@blp.route("/<string:run_id>/events", parameters=[RUN_ID_PARAMETER])
+class RunEventStream(MethodView):
+    decorators = [auth_required]
+
+    @blp.doc(parameters=[LAST_EVENT_ID], responses={"200": EVENT_STREAM})
+    @documents_errors(blp, 400, 401, 404, 503)
+    def get(self, run_id):
+        """Stream a run's status changes (Server-Sent Events) until it ends.
+
+        Opens with the run as it is now (or, with `Last-Event-ID`, replays every change
+        after that event), then one `status` event per change; a terminal status
+        ends the stream.
+        """
+        last = waiting.parse_last_event_id(request.headers.get("Last-Event-ID"))
+        return waiting.event_stream(run_id, g.principal.tenant_id, last)
 
 
 @blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])
