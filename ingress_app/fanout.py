@@ -25,6 +25,7 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ from sqlalchemy import text
 log = logging.getLogger(__name__)
 
 CHANNEL = "ingress_run_status"
+#: A listener with no waiter in its process for this long disconnects (a worker that
+#: serves no waiters holds no extra connection); the next waiter connects it again.
+IDLE_SECONDS = 60.0
 EXTENSION = "ingress_fanout"
 #: Key of a run in the hub: a tuple, so no tenant or run id can collide with another.
 RunKey = tuple[str, str]
@@ -208,16 +212,12 @@ class Hub:
                 )
                 self._thread.start()
 
-    def start(self) -> None:
-        """Connect the listener now (a worker at boot) rather than on the first waiter."""
-        self._ensure_listener()
-
     def stop(self) -> None:
         self._stop.set()
 
     def _listen_forever(self) -> None:
         failures = 0
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._idle_exit():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, **self.connect_args) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
@@ -226,7 +226,8 @@ class Hub:
                     LISTENER_UP.set(1)
                     # changes committed while nobody listened: every waiter re-reads once
                     self.deliver(_RESYNC)
-                    self._receive(conn)
+                    if self._receive(conn):
+                        return  # idle: the next waiter starts a listener again
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect
                 if self._stop.is_set():
                     break
@@ -239,14 +240,30 @@ class Hub:
             # exponential backoff with jitter, at most 10 s between attempts
             self._stop.wait(min(10.0, 0.2 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0))
 
-    def _receive(self, conn: psycopg.Connection) -> None:
+    def _receive(self, conn: psycopg.Connection) -> bool:
+        """Deliver notifications until the connection fails (raises) or the process has
+        had no waiter for `IDLE_SECONDS` (returns True: the listener ends)."""
+        idle_since = time.monotonic()
         while not self._stop.is_set():
             received = False
             for note in conn.notifies(timeout=self.ping_seconds):
                 received = True
                 self.deliver(note.payload)
+            if self._count:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= IDLE_SECONDS and self._idle_exit():
+                return True
             if not received:
                 self._ping(conn)
+        return True
+
+    def _idle_exit(self) -> bool:
+        """With no waiter, this listener ends (under the lock a new waiter takes)."""
+        with self._lock:
+            if self._count:
+                return False
+            self._thread = None
+            return True
 
     def _ping(self, conn: psycopg.Connection) -> None:
         """An idle connection proves nothing: ask the server, with a deadline. A server

@@ -321,6 +321,23 @@ def test_event_stream_through_nginx_is_not_buffered(server, applier, tmp_path):
         assert status == 200 and json.loads(body)["status"] == "SUCCEEDED"
 
 
+def test_nginx_gives_waiting_requests_time():
+    """A long poll holds up to 60 s: nginx must not cut it (or a stream between
+    heartbeats) at the 35 s of ordinary requests."""
+    import re
+
+    from tests.integration.test_serving_edge import NGINX_CONF
+
+    conf = NGINX_CONF.read_text()
+    for location in (r"^/v1/runs/[^/]+/events$", r"^/v1/runs/[^/]+$"):
+        block = conf[conf.index(f"location ~ {location} {{"):]
+        block = block[: block.index("}")]
+        timeout = int(re.search(r"proxy_read_timeout (\d+)s;", block).group(1))
+        assert timeout > 60, location
+    events = conf[conf.index("location ~ ^/v1/runs/[^/]+/events$"):]
+    assert "proxy_buffering off;" in events[: events.index("}")]
+
+
 @pytest.fixture
 def small_server(postgres_url, redis_url, tmp_path):
     env = server_env(postgres_url, redis_url, API_WORKERS="1", API_THREADS="1",
