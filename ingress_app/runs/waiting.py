@@ -11,9 +11,10 @@ a stream resumed with `Last-Event-ID` replays exactly the changes it missed.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from flask import Response, current_app, stream_with_context
@@ -27,6 +28,21 @@ from .models import TERMINAL_STATUSES, FlowRun, RunEvent
 
 WAIT_MIN, WAIT_MAX = 1, 60
 APPLIED = "applied"
+#: Waiters of one process read the database through at most this many pooled
+#: connections at once: when many runs change together (hundreds of waiters woken), the
+#: rest of the pool stays free for ordinary requests; each read takes about a millisecond.
+WAITER_READS = 2
+_reads = threading.BoundedSemaphore(WAITER_READS)
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    if not _reads.acquire(timeout=current_app.config["DB_POOL_TIMEOUT_SECONDS"]):
+        raise ServiceUnavailable("the database is busy; retry shortly")
+    try:
+        yield
+    finally:
+        _reads.release()
 
 
 def record_status_change(session: Any, run: FlowRun, seq: int | None) -> None:
@@ -52,6 +68,11 @@ def _fresh(run_id: str, tenant_id: str) -> tuple[str, bytes]:
     for a moment after its commit); 404 for another tenant's run."""
     from .service import run_to_dict
 
+    with _reading():
+        return _fresh_unguarded(run_id, tenant_id, run_to_dict)
+
+
+def _fresh_unguarded(run_id: str, tenant_id: str, run_to_dict: Any) -> tuple[str, bytes]:
     run = db.session.execute(
         db.select(FlowRun).where(FlowRun.run_id == run_id, FlowRun.tenant_id == tenant_id)
     ).scalar_one_or_none()
@@ -90,12 +111,12 @@ def long_poll(run_id: str, tenant_id: str, wait: int) -> bytes:
     if baseline in TERMINAL_STATUSES:
         return body
     hub = hub_for(current_app._get_current_object())
+    stack = ExitStack()
     try:
-        waiting = hub.waiter(tenant_id, run_id)
-        waiter = waiting.__enter__()
+        waiter = stack.enter_context(hub.waiter(tenant_id, run_id))
     except TooManyWaiters:
         raise _too_many() from None
-    try:
+    with stack:
         while True:
             waiter.arm()
             status, fresh = _fresh(run_id, tenant_id)
@@ -106,8 +127,6 @@ def long_poll(run_id: str, tenant_id: str, wait: int) -> bytes:
                 break
             if not waiter.wait(remaining) and time.monotonic() >= deadline:
                 break
-    finally:
-        waiting.__exit__(None, None, None)
     return get_run_json(run_id, tenant_id)
 
 
@@ -127,6 +146,13 @@ def _sse(seq: int, body: bytes | str) -> bytes:
 
 def _changes_after(run_id: str, tenant_id: str, cursor: int) -> tuple[list[Any], str, bytes]:
     """Status changes of the run after `cursor` (oldest first, at most 100) and the run."""
+    from .service import run_to_dict
+
+    with _reading():
+        return _changes_unguarded(run_id, tenant_id, cursor, run_to_dict)
+
+
+def _changes_unguarded(run_id: str, tenant_id: str, cursor: int, run_to_dict: Any):
     rows = db.session.execute(
         db.select(RunEvent.id, RunEvent.status, RunEvent.run_body)
         .where(
@@ -139,20 +165,21 @@ def _changes_after(run_id: str, tenant_id: str, cursor: int) -> tuple[list[Any],
         .order_by(RunEvent.id)
         .limit(100)
     ).all()
-    status, body = _fresh(run_id, tenant_id)
+    status, body = _fresh_unguarded(run_id, tenant_id, run_to_dict)
     return rows, status, body
 
 
 def _latest_seq(run_id: str, tenant_id: str) -> int:
-    seq = db.session.execute(
-        db.select(db.func.max(RunEvent.id)).where(
-            RunEvent.run_id == run_id,
-            RunEvent.tenant_id == tenant_id,
-            RunEvent.task_id.is_(None),
-            RunEvent.outcome == APPLIED,
-        )
-    ).scalar()
-    db.session.rollback()
+    with _reading():
+        seq = db.session.execute(
+            db.select(db.func.max(RunEvent.id)).where(
+                RunEvent.run_id == run_id,
+                RunEvent.tenant_id == tenant_id,
+                RunEvent.task_id.is_(None),
+                RunEvent.outcome == APPLIED,
+            )
+        ).scalar()
+        db.session.rollback()
     return int(seq or 0)
 
 
