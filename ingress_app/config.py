@@ -96,6 +96,8 @@ SETTINGS: list[tuple[str, Any, type]] = [
     # over the cap they are refused with 503 and Retry-After
     ("WAIT_MAX_WAITERS", 200, int),
     ("WAIT_RETRY_AFTER_SECONDS", 5, int),
+    # longest a long poll holds, whatever `wait` asks (a proxy with a shorter read timeout)
+    ("WAIT_MAX_SECONDS", 60, int),
     # the status listener asks PostgreSQL for an answer after this long without news
     ("WAIT_LISTENER_PING_SECONDS", 15.0, float),
     # Server-Sent Events: comment line after this long without an event; longest stream

@@ -191,12 +191,29 @@ class RunById(MethodView):
 
 
 WAIT_ROUTE = "/v1/runs/<string:run_id>?wait"
-EVENT_STREAM = {
-    "description": "Server-Sent Events: `event: status`, `id:` the change's sequence, "
-    "`data:` the run as `GET /v1/runs/{run_id}` returns it; `: heartbeat` comments "
-    "while idle; the stream ends after a terminal status",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-}
+EVENT_STREAM = (
+    "Server-Sent Events, each described by `RunStatusEvent`: `event: status`, `id:` the "
+    "change's sequence, `data:` the run as `GET /v1/runs/{run_id}` returns it (`Run`, as "
+    "JSON); `: heartbeat` comment lines while idle; the stream ends after a terminal status"
+)
+
+
+class RunStatusEventSchema(ma.Schema):
+    """One Server-Sent Event of a run's stream (as an SSE parser reads it)."""
+
+    event = ma.fields.String(required=True, validate=ma.validate.OneOf(["status"]))
+    id = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "The change's sequence; send it back as `Last-Event-ID`"},
+    )
+    data = ma.fields.String(
+        required=True,
+        metadata={"description": "The run as `GET /v1/runs/{run_id}` returns it, as JSON",
+                  "contentMediaType": "application/json"},
+    )
+    retry = ma.fields.Integer(
+        metadata={"description": "Reconnection delay the client should use, in ms"}
+    )
 LAST_EVENT_ID = {
     "in": "header",
     "name": "Last-Event-ID",
@@ -210,7 +227,9 @@ LAST_EVENT_ID = {
 class RunEventStream(MethodView):
     decorators = [auth_required]
 
-    @blp.doc(parameters=[LAST_EVENT_ID], responses={"200": EVENT_STREAM})
+    @blp.doc(parameters=[LAST_EVENT_ID])
+    @blp.response(200, RunStatusEventSchema, content_type="text/event-stream",
+                  description=EVENT_STREAM)
     @documents_errors(blp, 400, 401, 404, 503)
     def get(self, run_id):
         """Stream a run's status changes (Server-Sent Events) until it ends.

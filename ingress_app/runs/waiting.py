@@ -102,10 +102,10 @@ def _too_many() -> ServiceUnavailable:
 
 def long_poll(run_id: str, tenant_id: str, wait: int) -> bytes:
     """The run once its status differs from the one it had when the request came, or
-    after `wait` seconds; at once when it is already terminal."""
+    after `wait` seconds (at most `WAIT_MAX_SECONDS`); at once when it is already terminal."""
     from .service import get_run_json
 
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + min(wait, current_app.config["WAIT_MAX_SECONDS"])
     body = get_run_json(run_id, tenant_id)  # tenant rules and the cache, like a plain GET
     baseline = _status_of(body)
     if baseline in TERMINAL_STATUSES:

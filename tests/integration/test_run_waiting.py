@@ -110,6 +110,72 @@ def test_cancel_is_a_status_event(app, client, pg):
     assert json.loads(rows[0]["run_body"])["status"] == "CANCEL_REQUESTED"
 
 
+# ------------------------------------------------------------------ the listener's connection
+
+
+@pytest.fixture
+def proxied_app(make_pg_app, postgres_url):
+    """An app whose database connections (the listener's too) go through a TcpProxy."""
+    from sqlalchemy.engine import make_url
+
+    from tests.integration.conftest import url_with_port
+    from tests.support.proxy import TcpProxy
+
+    target = make_url(postgres_url)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        app = make_pg_app(DATABASE_URL=url_with_port(postgres_url, proxy.port),
+                          WAIT_LISTENER_PING_SECONDS=1.0)
+        yield app, proxy
+
+
+def long_poll_in_background(app, run: dict, wait: int = 30):
+    from ingress_app.fanout import hub_for
+
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(
+        lambda: app.test_client().get(f"/v1/runs/{run['run_id']}?wait={wait}", headers=auth())
+    )
+    hub = hub_for(app)
+    deadline = time.monotonic() + 10
+    while not (hub.count and hub.connected.is_set()):
+        assert time.monotonic() < deadline, "the waiter never parked"
+        time.sleep(0.05)
+    pool.shutdown(wait=False)
+    return future, hub
+
+
+def test_a_change_made_while_the_listener_was_cut_off_is_not_missed(proxied_app, make_pg_app):
+    app, proxy = proxied_app
+    direct = make_pg_app()
+    run = create_run(app.test_client())
+    future, hub = long_poll_in_background(app, run)
+    proxy.cut()  # the listener's connection is reset; reconnecting fails until restore
+    assert apply(direct, run, "RUNNING") == "applied"  # its NOTIFY reaches nobody here
+    time.sleep(1)
+    assert not future.done()
+    proxy.restore()  # reconnect: every waiter re-reads its run once
+    response = future.result(timeout=15)
+    assert response.status_code == 200 and response.get_json()["status"] == "RUNNING"
+
+
+def test_a_silent_database_costs_the_listener_its_connection(proxied_app, make_pg_app):
+    """A server that stops answering (frozen) is noticed by the ping's deadline; the
+    listener reconnects once it answers again, and the waiter still gets the change."""
+    app, proxy = proxied_app
+    direct = make_pg_app()
+    run = create_run(app.test_client())
+    future, hub = long_poll_in_background(app, run)
+    proxy.freeze()
+    deadline = time.monotonic() + 10
+    while hub.connected.is_set():
+        assert time.monotonic() < deadline, "the listener never gave up on a frozen server"
+        time.sleep(0.1)
+    assert apply(direct, run, "RUNNING") == "applied"
+    proxy.restore()
+    response = future.result(timeout=20)
+    assert response.status_code == 200 and response.get_json()["status"] == "RUNNING"
+
+
 # ------------------------------------------------------------------ two gunicorn workers
 
 
