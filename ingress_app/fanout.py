@@ -36,6 +36,7 @@ from flask import Flask
 from prometheus_client import Counter, Gauge
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
+from sqlalchemy.orm import scoped_session
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,9 @@ WAITERS_REFUSED = Counter("ingress_run_waiters_refused_total",
                           "Long polls and event streams refused (WAIT_MAX_WAITERS reached).")
 NOTIFICATIONS = Counter("ingress_run_status_notifications_total",
                         "Run status changes received by the fan-out listeners.")
-LISTENER_UP = Gauge("ingress_run_status_listener_up",
-                    "1 while the worker's status listener is connected.",
-                    multiprocess_mode="livemin")
+LISTENERS = Gauge("ingress_run_status_listeners",
+                  "Workers whose status listener is connected (only those with waiters).",
+                  multiprocess_mode="livesum")
 
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 _RESYNC = object()
@@ -96,6 +97,9 @@ def notify(session: Any, tenant_id: str, run_id: str, status: str, seq: int | No
         return
 
     uri = str(session.get_bind().url)
+    if isinstance(session, scoped_session):
+        # this thread's session: a listener on the registry would fire on any session's commit
+        session = session()
 
     def after_commit(_session: Any) -> None:
         hub = _LOCAL_HUBS.get((os.getpid(), uri))
@@ -223,7 +227,7 @@ class Hub:
                     conn.execute(f"LISTEN {CHANNEL}")
                     failures = 0
                     self.connected.set()
-                    LISTENER_UP.set(1)
+                    LISTENERS.set(1)
                     # changes committed while nobody listened: every waiter re-reads once
                     self.deliver(_RESYNC)
                     if self._receive(conn):
@@ -235,7 +239,7 @@ class Hub:
                             type(exc).__name__, exc)
             finally:
                 self.connected.clear()
-                LISTENER_UP.set(0)
+                LISTENERS.set(0)
             failures += 1
             # exponential backoff with jitter, at most 10 s between attempts
             self._stop.wait(min(10.0, 0.2 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0))
@@ -294,11 +298,14 @@ def _shut(fd: int) -> None:
 
 
 def close_waiters(app: Any) -> None:
-    """Wake every waiter of this process for a stop (nothing to do without a hub)."""
-    hub = getattr(app, "extensions", {}).get(EXTENSION)
-    if hub is not None and hub.pid == os.getpid():
-        hub.close_waiters()
-        hub.stop()
+    """Wake every waiter of this process for a stop. The hub is made if it does not exist
+    yet, so that a waiter still on its way in (the first of the process) answers at once
+    too instead of holding the stop up."""
+    if not isinstance(getattr(app, "extensions", None), dict):
+        return
+    hub = hub_for(app)
+    hub.close_waiters()
+    hub.stop()
 
 
 def hub_for(app: Flask) -> Hub:

@@ -431,3 +431,27 @@ def test_waiters_over_the_cap_are_503_and_ordinary_requests_keep_their_thread(sm
         assert "WAIT_MAX_WAITERS" in json.loads(body)["detail"]
         assert not any(f.done() for f in parked)
         assert all(f.result()[0] == 200 for f in parked)
+
+
+def test_a_graceful_stop_answers_the_waiters_at_once(small_server):
+    """SIGTERM: a long poll answers with the run as it is, a stream ends; neither holds
+    the stop up for its remaining time."""
+    import os
+    import signal
+
+    port = small_server.port
+    run = start_run(port)
+    with ThreadPoolExecutor(1) as pool:
+        polling = pool.submit(call, port, "GET", f"/v1/runs/{run['run_id']}?wait=30", None,
+                              auth(), 40)
+        stream = Stream(port, run["run_id"], timeout=40)
+        assert json.loads(stream.next_event()["data"])["status"] == "PENDING"
+        time.sleep(1)
+        stopped_at = time.monotonic()
+        os.killpg(small_server.pid, signal.SIGTERM)
+        status, _, body = polling.result(timeout=10)
+        assert status == 200 and json.loads(body)["status"] == "PENDING"
+        assert stream.next_event() is None  # ended, not cut mid-event
+        stream.close()
+        small_server.proc.wait(20)
+    assert time.monotonic() - stopped_at < 10
