@@ -224,7 +224,7 @@ class Hub:
         while not self._stop.is_set() and not self._idle_exit():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, **self.connect_args) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._execute(conn, f"LISTEN {CHANNEL}")
                     failures = 0
                     self.connected.set()
                     LISTENERS.set(1)
@@ -258,7 +258,8 @@ class Hub:
             elif time.monotonic() - idle_since >= IDLE_SECONDS and self._idle_exit():
                 return True
             if not received:
-                self._ping(conn)
+                # an idle connection proves nothing: ask the server
+                self._execute(conn, "SELECT 1")
         return True
 
     def _idle_exit(self) -> bool:
@@ -269,15 +270,15 @@ class Hub:
             self._thread = None
             return True
 
-    def _ping(self, conn: psycopg.Connection) -> None:
-        """An idle connection proves nothing: ask the server, with a deadline. A server
-        that does not answer in time has the socket shut under the call, which then
-        fails like any lost connection (and the listener reconnects)."""
+    def _execute(self, conn: psycopg.Connection, sql: str) -> None:
+        """Run `sql` with a deadline (`WAIT_LISTENER_PING_SECONDS`): a server that does
+        not answer in time (frozen, or a network that swallows packets) has the socket
+        shut under the call, which then fails like any lost connection."""
         timer = threading.Timer(self.ping_seconds, _shut, (conn.fileno(),))
         timer.daemon = True
         timer.start()
         try:
-            conn.execute("SELECT 1")
+            conn.execute(sql)
         finally:
             timer.cancel()
 
