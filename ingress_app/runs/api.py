@@ -218,8 +218,9 @@ LAST_EVENT_ID = {
     "in": "header",
     "name": "Last-Event-ID",
     "required": False,
-    "description": "Resume after this event: every status change since is sent first",
-    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "description": "Resume after this event: every status change since is sent first "
+    "(empty: as if not sent)",
+    "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
 }
 
 

@@ -131,6 +131,7 @@ def long_poll(run_id: str, tenant_id: str, wait: int) -> bytes:
 
 
 def parse_last_event_id(raw: str | None) -> int | None:
+    """The `Last-Event-ID` header as a sequence; None when absent or empty; 400 else."""
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
