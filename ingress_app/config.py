@@ -90,6 +90,18 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("API_PORT", 8000, int),
     ("API_WORKERS", 1, int),
     ("API_THREADS", 4, int),
+    # waiting requests (GET /v1/runs/{id}?wait=S and /events) per worker process: each
+    # holds a thread of a pool of their own (gunicorn worker), never one of API_THREADS;
+    # over the cap they are refused with 503 and Retry-After
+    ("WAIT_MAX_WAITERS", 200, int),
+    ("WAIT_RETRY_AFTER_SECONDS", 5, int),
+    # longest a long poll holds, whatever `wait` asks (a proxy with a shorter read timeout)
+    ("WAIT_MAX_SECONDS", 60, int),
+    # the status listener asks PostgreSQL for an answer after this long without news
+    ("WAIT_LISTENER_PING_SECONDS", 15.0, float),
+    # Server-Sent Events: comment line after this long without an event; longest stream
+    ("SSE_HEARTBEAT_SECONDS", 15.0, float),
+    ("SSE_MAX_STREAM_SECONDS", 900, int),
     # gunicorn recycles a worker after this many requests (0 = never)
     ("API_MAX_REQUESTS", 0, int),
     ("MAX_CONTENT_LENGTH", 1024 * 1024, int),

@@ -14,7 +14,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
+import socket
 from collections.abc import Callable
+from concurrent import futures
 from typing import Any
 
 from gunicorn import util
@@ -93,10 +96,82 @@ class _Captured:
         self.data += data
 
 
+#: Request lines of the waiting requests: a long poll (`wait` in the query) or a stream.
+_WAITING_REQUEST = re.compile(
+    rb"GET /v1/runs/[^/?# ]+(?:/events(?:[?# ]|$)|\?(?:[^ #]*&)?wait=)"
+)
+#: Threads beyond WAIT_MAX_WAITERS, so that requests over the cap are answered 503 at
+#: once rather than queued behind the waiters.
+_WAIT_POOL_SPARE = 4
+
+
 class JsonErrorThreadWorker(ThreadWorker):
-    """gunicorn's gthread worker, but the errors gunicorn answers itself (a malformed
-    request line, headers too large, an unsupported transfer coding) are JSON
-    `{"error", "detail"}` like every other response, instead of an HTML page."""
+    """gunicorn's gthread worker with two thread pools, and JSON for its own errors.
+
+    Waiting requests (a long poll `GET /v1/runs/{id}?wait=S`, an event stream
+    `GET /v1/runs/{id}/events`) hold their thread for up to a minute or more. They run on
+    a pool of their own (WAIT_MAX_WAITERS threads, plus a few to refuse those over the
+    cap), chosen by peeking at the request line before it is read, so the API_THREADS
+    of the ordinary pool always serve ordinary requests, however many waiters are
+    parked. A waiting thread sleeps on an event (no CPU, no database connection).
+
+    The errors gunicorn answers itself (a malformed request line, headers too large, an
+    unsupported transfer coding) are JSON `{"error", "detail"}` like every other
+    response, instead of an HTML page.
+    """
+
+    wait_pool: futures.ThreadPoolExecutor | None = None
+    #: Waiting requests in progress. Kept out of gthread's `futures` deque: its main loop
+    #: checks that whole deque for a finished request on every turn (about 2 µs per
+    #: entry), which with 150 parked waiters cost each ordinary request ~0.3 ms of GIL.
+    wait_futures: set[futures.Future] | None = None
+
+    def _waiting_pool(self) -> futures.ThreadPoolExecutor | None:
+        if self.wait_pool is None:
+            config = getattr(self.wsgi, "config", None)
+            if config is None:
+                return None
+            self.wait_pool = futures.ThreadPoolExecutor(
+                max_workers=int(config["WAIT_MAX_WAITERS"]) + _WAIT_POOL_SPARE,
+                thread_name_prefix="ingress-wait",
+            )
+        return self.wait_pool
+
+    def enqueue_req(self, conn):  # noqa: ANN001 - gunicorn's signature
+        conn.init()
+        pool = self.tpool
+        if not self.cfg.is_ssl:
+            try:
+                head = conn.sock.recv(512, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except OSError:
+                head = b""
+            if _WAITING_REQUEST.match(head):
+                pool = self._waiting_pool() or pool
+        fs = pool.submit(self.handle, conn)
+        if pool is self.tpool:
+            self._wrap_future(fs, conn)
+            return
+        if self.wait_futures is None:
+            self.wait_futures = set()
+        self.wait_futures.add(fs)
+        fs.conn = conn
+        fs.add_done_callback(self.wait_futures.discard)
+        fs.add_done_callback(self.finish_request)
+
+    def run(self) -> None:
+        """gthread's loop; then, on the way out, let waiters finish their answers (they
+        were woken by `handle_exit` and answer at once)."""
+        super().run()
+        if self.wait_futures:
+            futures.wait(list(self.wait_futures), timeout=self.cfg.graceful_timeout)
+
+    def handle_exit(self, sig, frame):  # noqa: ANN001 - gunicorn's signature
+        """SIGTERM: waiters answer now (a long poll with the run as it is, a stream
+        ends and its client resumes elsewhere), so the graceful stop is not held up."""
+        super().handle_exit(sig, frame)
+        from .fanout import close_waiters
+
+        close_waiters(getattr(self, "wsgi", None))
 
     def handle_error(self, req, client, addr, exc):  # noqa: ANN001 - gunicorn's signature
         captured = _Captured()

@@ -225,8 +225,13 @@ TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs
 
 
 def truncate_all(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+    """Empty every table and restart the id sequences. DELETE, not TRUNCATE: on tables
+    this small it takes about 1 ms where TRUNCATE takes over 100 (its file work), and
+    it runs after nearly every test."""
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        for table in TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from werkzeug.routing import UnicodeConverter
 from ..auth import Principal, auth_required
 from ..body import json_body
 from ..errors import BadRequest
+from ..frontdoor import ROUTE_KEY
 from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
-from ..responses import Answer
+from ..responses import Answer, JSONBytesResponse
 from ..schemas import (
     IDEMPOTENCY_KEY,
     IDEMPOTENCY_KEY_RULE,
@@ -30,7 +31,7 @@ from ..schemas import (
     idempotency_key_parameter,
 )
 from ..smorest import Blueprint
-from . import service
+from . import service, waiting
 from .schemas import (
     RUN_REQUEST_SCHEMA,
     RunAcceptedSchema,
@@ -190,20 +191,89 @@ class Runs(MethodView):
         ).response()
 
 
+class RunWaitArgsSchema(ma.Schema):
+    wait = ma.fields.Integer(
+        validate=ma.validate.Range(waiting.WAIT_MIN, waiting.WAIT_MAX),
+        metadata={"description": "Long poll: hold the request up to this many seconds "
+                  "until the run's status changes (at once if it has ended)"},
+    )
+
+
 @blp.route("/<string:run_id>", parameters=[RUN_ID_PARAMETER])
 class RunById(MethodView):
     decorators = [auth_required]
 
     @blp.doc(operationId="getRun")
+    @blp.arguments(RunWaitArgsSchema(), location="query", unknown=ma.EXCLUDE)
     @blp.response(200, RunSchema)
-    @documents_errors(blp, 401, 404, 503)
-    def get(self, run_id):
-        """Show a run of the caller's tenant.
+    @documents_errors(blp, 400, 401, 404, 503)
+    def get(self, args, run_id):
+        """Show a run of the caller's tenant; with `wait`, once its status changes.
 
         Its status, each task's latest state and, once finished, its output or error.
-        Another tenant's run is a 404, as an unknown one.
+        Another tenant's run is a 404, as an unknown one. `wait=S` (1-60) holds the
+        answer until the run's status differs from the one it had when the request came,
+        or S seconds have passed (then: the run as it is); a run that has ended answers
+        at once. Over the server's limit of waiting requests: 503 with `Retry-After`.
         """
-        return read(run_id, g.principal).response()
+        wait = args.get("wait")
+        if wait is None:
+            return read(run_id, g.principal).response()
+        request.environ[ROUTE_KEY] = WAIT_ROUTE  # its own latency series
+        return JSONBytesResponse(waiting.long_poll(run_id, g.principal.tenant_id, wait), 200)
+
+
+WAIT_ROUTE = "/v1/runs/<string:run_id>?wait"
+EVENT_STREAM = (
+    "Server-Sent Events, each described by `RunStatusEvent`: `event: status`, `id:` the "
+    "change's sequence, `data:` the run as `GET /v1/runs/{run_id}` returns it (`Run`, as "
+    "JSON); `: heartbeat` comment lines while idle; the stream ends after a terminal status"
+)
+
+
+class RunStatusEventSchema(ma.Schema):
+    """One Server-Sent Event of a run's stream (as an SSE parser reads it)."""
+
+    event = ma.fields.String(required=True, validate=ma.validate.OneOf(["status"]))
+    id = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "The change's sequence; send it back as `Last-Event-ID`"},
+    )
+    data = ma.fields.String(
+        required=True,
+        metadata={"description": "The run as `GET /v1/runs/{run_id}` returns it, as JSON",
+                  "contentMediaType": "application/json"},
+    )
+    retry = ma.fields.Integer(
+        metadata={"description": "Reconnection delay the client should use, in ms"}
+    )
+LAST_EVENT_ID = {
+    "in": "header",
+    "name": "Last-Event-ID",
+    "required": False,
+    "description": "Resume after this event: every status change since is sent first "
+    "(empty: as if not sent)",
+    "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
+}
+
+
+@blp.route("/<string:run_id>/events", parameters=[RUN_ID_PARAMETER])
+class RunEventStream(MethodView):
+    decorators = [auth_required]
+
+    @blp.doc(operationId="streamRunEvents", parameters=[LAST_EVENT_ID])
+    @blp.response(200, RunStatusEventSchema, content_type="text/event-stream",
+                  description=EVENT_STREAM)
+    @documents_errors(blp, 400, 401, 404, 503)
+    def get(self, run_id):
+        """Stream a run's status changes (Server-Sent Events) until it ends.
+
+        Opens with the run as it is now (or, with `Last-Event-ID`, replays every change
+        after that event), then one `status` event per change; a terminal status
+        ends the stream.
+        """
+        last = waiting.parse_last_event_id(request.headers.get("Last-Event-ID"))
+        return waiting.event_stream(run_id, g.principal.tenant_id, last)
 
 
 @blp.route("/<string:run_id>/cancel", parameters=[RUN_ID_PARAMETER])

@@ -25,6 +25,7 @@ from ..callbacks.service import enqueue_status_change
 from ..contracts import PolicyContext
 from ..db_types import utcnow
 from ..extensions import db
+from ..jsonutil import dumps_str
 from ..policies.runtime import policy_engine
 from .models import (
     CANCEL_REQUESTED,
@@ -35,6 +36,7 @@ from .models import (
     FlowRun,
     RunEvent,
 )
+from .waiting import record_status_change
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +86,9 @@ def parse_event(event: Any) -> dict[str, Any]:
     return parsed
 
 
-def _insert_event_row(values: dict[str, Any]) -> bool:
-    """Insert the event's row; False when its event_id is already stored.
+def _insert_event_row(values: dict[str, Any]) -> int | None:
+    """Insert the event's row; its id (the event sequence), None when its event_id is
+    already stored.
 
     RETURNING, not `rowcount`: with psycopg 3 an INSERT's rowcount reads -1 once
     SQLAlchemy has closed the cursor (sqlalchemy#10696), so every event would look
@@ -100,7 +103,8 @@ def _insert_event_row(values: dict[str, Any]) -> bool:
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.id)
     )
-    return db.session.execute(stmt).first() is not None
+    row = db.session.execute(stmt).first()
+    return None if row is None else row[0]
 
 
 def _older(occurred: datetime, stored: Any) -> bool:
@@ -182,6 +186,13 @@ def _run_update(run: FlowRun, event: dict[str, Any]) -> str:
     return APPLIED
 
 
+def _run_body(run: FlowRun) -> str:
+    """The run as GET shows it after this change (kept for the event stream)."""
+    from .service import run_to_dict
+
+    return dumps_str(run_to_dict(run))
+
+
 def apply_run_event(raw: Any) -> str:
     """Apply one event in one transaction; returns applied/ignored/duplicate/unknown_run."""
     event = parse_event(raw)
@@ -203,7 +214,8 @@ def apply_run_event(raw: Any) -> str:
             session.rollback()
             return DUPLICATE
         outcome = _task_update(run, event) if event["task_id"] else _run_update(run, event)
-        if not _insert_event_row(
+        status_changed = outcome == APPLIED and not event["task_id"]
+        seq = _insert_event_row(
             {
                 "event_id": event["event_id"],
                 "run_id": event["run_id"],
@@ -215,10 +227,14 @@ def apply_run_event(raw: Any) -> str:
                 "outcome": outcome,
                 "output": event["output"],
                 "error": event["error"],
+                "run_body": _run_body(run) if status_changed else None,
             }
-        ):
+        )
+        if seq is None:
             session.rollback()  # a concurrent consumer stored it first
             return DUPLICATE
+        if status_changed:
+            record_status_change(session, run, seq)  # waiters wake when this commits
         session.commit()
     except Exception:
         session.rollback()

@@ -60,7 +60,8 @@ class FlowRun(db.Model):
 
 
 class RunEvent(db.Model):
-    """A status report from the orchestrator, kept once per `event_id` (dedupe + history)."""
+    """A status report from the orchestrator, kept once per `event_id` (dedupe + history),
+    or a status change made here (a cancel). `id` is the event sequence of run streams."""
 
     __tablename__ = "run_events"
     __table_args__ = (Index("ix_run_events_run", "run_id", "id"),)
@@ -76,3 +77,5 @@ class RunEvent(db.Model):
     outcome: Mapped[str] = mapped_column(String(32), nullable=False)
     output: Mapped[Any | None] = mapped_column(JsonType)
     error: Mapped[str | None] = mapped_column(Text)
+    # a status change: the run as GET showed it right after (what the event stream sends)
+    run_body: Mapped[str | None] = mapped_column(Text)

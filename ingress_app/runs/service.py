@@ -41,6 +41,7 @@ from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
 from . import store
 from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
+from .waiting import add_status_event
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +523,10 @@ def cancel_run(run_id: str, principal: Principal, correlation_id: str) -> dict[s
             resource_id=run.run_id,
             correlation_id=correlation_id,
         )
-    body = run_to_dict(run)
+        body = run_to_dict(run)
+        add_status_event(session, run, dumps(body), now)  # waiters wake when this commits
+    else:
+        body = run_to_dict(run)
     session.commit()
     _cached_run_evict(run.tenant_id, run.run_id)
     messages.signal.notify()

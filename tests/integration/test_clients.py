@@ -98,7 +98,7 @@ OPERATION_IDS = {
     "deleteWebhookConfig", "rotateWebhookSecret", "listWebhookDeliveries", "receiveWebhook",
     "listAuditEvents", "getHealth", "getLiveness", "getCallbackSecret",
     "rotateCallbackSecret", "listSubscriptions", "createSubscription", "getSubscription",
-    "deleteSubscription", "listRunCallbacks",
+    "deleteSubscription", "listRunCallbacks", "streamRunEvents",
 }  # fmt: skip
 
 

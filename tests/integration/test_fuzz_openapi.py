@@ -143,7 +143,8 @@ def _seed_tenant(client, tenant: str) -> dict[str, Any]:
 
 @pytest.fixture
 def fuzz_app(make_pg_app):
-    app = make_pg_app()
+    # the seeded runs never finish: long polls and event streams answer at once
+    app = make_pg_app(WAIT_MAX_SECONDS=0, SSE_MAX_STREAM_SECONDS=0)
     client = app.test_client()
     app.extensions["fuzz_seeds"] = {tenant: _seed_tenant(client, tenant) for tenant in TENANTS}
     return app

@@ -47,6 +47,8 @@ from .run_of_registered_flow_callback_events_item import RunOfRegisteredFlowCall
 from .run_of_registered_flow_input import RunOfRegisteredFlowInput
 from .run_page import RunPage
 from .run_status import RunStatus
+from .run_status_event import RunStatusEvent
+from .run_status_event_event import RunStatusEventEvent
 from .run_tasks import RunTasks
 from .run_validation import RunValidation
 from .subscription import Subscription
@@ -129,6 +131,8 @@ __all__ = (
     "RunOfRegisteredFlowInput",
     "RunPage",
     "RunStatus",
+    "RunStatusEvent",
+    "RunStatusEventEvent",
     "RunTasks",
     "RunValidation",
     "Subscription",

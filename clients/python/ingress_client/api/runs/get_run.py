@@ -10,23 +10,33 @@ from ... import errors
 
 from ...models.error import Error
 from ...models.run import Run
+from ...types import UNSET, Unset
 from typing import cast
 
 
 
 def _get_kwargs(
     run_id: str,
+    *,
+    wait: int | Unset = UNSET,
 
 ) -> dict[str, Any]:
     
 
     
 
-    
+    params: dict[str, Any] = {}
+
+    params["wait"] = wait
+
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/v1/runs/{run_id}".format(run_id=quote(str(run_id), safe=""),),
+        "params": params,
     }
 
 
@@ -41,6 +51,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+
+
+        return response_400
 
     if response.status_code == 401:
         response_401 = Error.from_dict(response.json())
@@ -84,15 +101,20 @@ def sync_detailed(
     run_id: str,
     *,
     client: AuthenticatedClient | Client,
+    wait: int | Unset = UNSET,
 
 ) -> Response[Error | Run]:
-    """ Show a run of the caller's tenant.
+    """ Show a run of the caller's tenant; with `wait`, once its status changes.
 
      Its status, each task's latest state and, once finished, its output or error.
-    Another tenant's run is a 404, as an unknown one.
+    Another tenant's run is a 404, as an unknown one. `wait=S` (1-60) holds the
+    answer until the run's status differs from the one it had when the request came,
+    or S seconds have passed (then: the run as it is); a run that has ended answers
+    at once. Over the server's limit of waiting requests: 503 with `Retry-After`.
 
     Args:
         run_id (str):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -105,6 +127,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         run_id=run_id,
+wait=wait,
 
     )
 
@@ -118,15 +141,20 @@ def sync(
     run_id: str,
     *,
     client: AuthenticatedClient | Client,
+    wait: int | Unset = UNSET,
 
 ) -> Error | Run | None:
-    """ Show a run of the caller's tenant.
+    """ Show a run of the caller's tenant; with `wait`, once its status changes.
 
      Its status, each task's latest state and, once finished, its output or error.
-    Another tenant's run is a 404, as an unknown one.
+    Another tenant's run is a 404, as an unknown one. `wait=S` (1-60) holds the
+    answer until the run's status differs from the one it had when the request came,
+    or S seconds have passed (then: the run as it is); a run that has ended answers
+    at once. Over the server's limit of waiting requests: 503 with `Retry-After`.
 
     Args:
         run_id (str):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -140,6 +168,7 @@ def sync(
     return sync_detailed(
         run_id=run_id,
 client=client,
+wait=wait,
 
     ).parsed
 
@@ -147,15 +176,20 @@ async def asyncio_detailed(
     run_id: str,
     *,
     client: AuthenticatedClient | Client,
+    wait: int | Unset = UNSET,
 
 ) -> Response[Error | Run]:
-    """ Show a run of the caller's tenant.
+    """ Show a run of the caller's tenant; with `wait`, once its status changes.
 
      Its status, each task's latest state and, once finished, its output or error.
-    Another tenant's run is a 404, as an unknown one.
+    Another tenant's run is a 404, as an unknown one. `wait=S` (1-60) holds the
+    answer until the run's status differs from the one it had when the request came,
+    or S seconds have passed (then: the run as it is); a run that has ended answers
+    at once. Over the server's limit of waiting requests: 503 with `Retry-After`.
 
     Args:
         run_id (str):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,6 +202,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         run_id=run_id,
+wait=wait,
 
     )
 
@@ -181,15 +216,20 @@ async def asyncio(
     run_id: str,
     *,
     client: AuthenticatedClient | Client,
+    wait: int | Unset = UNSET,
 
 ) -> Error | Run | None:
-    """ Show a run of the caller's tenant.
+    """ Show a run of the caller's tenant; with `wait`, once its status changes.
 
      Its status, each task's latest state and, once finished, its output or error.
-    Another tenant's run is a 404, as an unknown one.
+    Another tenant's run is a 404, as an unknown one. `wait=S` (1-60) holds the
+    answer until the run's status differs from the one it had when the request came,
+    or S seconds have passed (then: the run as it is); a run that has ended answers
+    at once. Over the server's limit of waiting requests: 503 with `Retry-After`.
 
     Args:
         run_id (str):
+        wait (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -203,5 +243,6 @@ async def asyncio(
     return (await asyncio_detailed(
         run_id=run_id,
 client=client,
+wait=wait,
 
     )).parsed
