@@ -130,6 +130,10 @@ def long_poll(run_id: str, tenant_id: str, wait: int) -> bytes:
     return get_run_json(run_id, tenant_id)
 
 
+#: The largest `run_events.id` (an INTEGER sequence).
+MAX_EVENT_ID = 2**31 - 1
+
+
 def parse_last_event_id(raw: str | None) -> int | None:
     """The `Last-Event-ID` header as a sequence; None when absent or empty; 400 else."""
     if raw is None or raw.strip() == "":
@@ -137,7 +141,8 @@ def parse_last_event_id(raw: str | None) -> int | None:
     raw = raw.strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise BadRequest("Last-Event-ID must be an event id this stream sent (a number)")
-    return int(raw)
+    # Event ids are a 32-bit sequence: a larger id is after every stored event.
+    return min(int(raw), MAX_EVENT_ID)
 
 
 def _sse(seq: int, body: bytes | str) -> bytes:

@@ -100,6 +100,18 @@ def test_a_bad_last_event_id_is_400(client):
     assert_error(response, 400)
 
 
+def test_a_last_event_id_past_every_event_resumes_with_nothing_to_replay(app, client):
+    run = create_run(client)
+    apply(app, run, "SUCCEEDED")
+    response = client.get(
+        f"/v1/runs/{run['run_id']}/events",
+        headers={**auth(), "Last-Event-ID": "9" * 18},  # beyond the 32-bit sequence
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert "event: status" not in response.get_data(as_text=True)
+
+
 def test_cancel_is_a_status_event(app, client, pg):
     run = create_run(client)
     assert client.post(f"/v1/runs/{run['run_id']}/cancel", headers=auth()).status_code == 202
