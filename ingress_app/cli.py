@@ -18,11 +18,31 @@ tokens = AppGroup("tokens", help="Issue access tokens.")
     default=None,
     help="Lifetime; default JWT_EXPIRE_MINUTES.",
 )
-def issue_token_command(tenant: str, user: str, minutes: int | None) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope the token carries (repeatable, or space-separated: 'runs:read runs:write');"
+    " without it the token has no scope claim and gets JWT_DEFAULT_SCOPES.",
+)
+def issue_token_command(
+    tenant: str, user: str, minutes: int | None, scopes: tuple[str, ...]
+) -> None:
     """Print a signed access token for USER in TENANT."""
     from flask import current_app
 
-    from .auth import issue_token
+    from .auth import ALL_SCOPES, issue_token, parse_scopes
+
+    claims = {}
+    if scopes:
+        wanted = parse_scopes(" ".join(scopes))
+        unknown = wanted - ALL_SCOPES
+        if unknown:
+            raise click.BadParameter(
+                f"unknown scope {sorted(unknown)[0]!r} (known: {', '.join(sorted(ALL_SCOPES))})",
+                param_hint="'--scope'",
+            )
+        claims["scope"] = " ".join(sorted(wanted))
 
     ceiling = int(current_app.config["JWT_MAX_TOKEN_LIFETIME"])
     lifetime = 60 * (minutes or int(current_app.config["JWT_EXPIRE_MINUTES"]))
@@ -30,7 +50,7 @@ def issue_token_command(tenant: str, user: str, minutes: int | None) -> None:
         raise click.UsageError(
             f"a {lifetime} s token would be refused: JWT_MAX_TOKEN_LIFETIME is {ceiling} s"
         )
-    click.echo(issue_token(tenant, user, minutes))
+    click.echo(issue_token(tenant, user, minutes, **claims))
 
 
 outbox = AppGroup("outbox", help="Inspect and publish the outbox.")

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from ..auth import auth_required
+from ..auth import RUNS_READ, WEBHOOKS_ADMIN, auth_required, scope_required
 from ..schemas import LOCATION, documents_errors
 from ..smorest import Blueprint
 from . import service
@@ -41,6 +41,7 @@ run_callbacks_blp = Blueprint(
 class CallbackSecret(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @callbacks_blp.response(200, CallbackSecretSchema)
     @documents_errors(callbacks_blp, 401, 503)
     def get(self):
@@ -52,6 +53,7 @@ class CallbackSecret(MethodView):
 class CallbackSecretRotate(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @callbacks_blp.response(200, CallbackSecretSchema)
     @documents_errors(callbacks_blp, 401, 503)
     def post(self):
@@ -63,6 +65,7 @@ class CallbackSecretRotate(MethodView):
 class Subscriptions(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.arguments(SubscriptionListArgsSchema(), location="query", unknown=ma.RAISE)
     @subscriptions_blp.response(200, SubscriptionPageSchema)
     @documents_errors(subscriptions_blp, 400, 401, 503)
@@ -70,6 +73,7 @@ class Subscriptions(MethodView):
         """List the tenant's subscriptions, newest first."""
         return service.list_subscriptions(g.principal.tenant_id, args)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.arguments(SubscriptionCreateSchema())
     @subscriptions_blp.response(201, SubscriptionCreatedSchema, headers=LOCATION)
     @documents_errors(subscriptions_blp, 400, 401, 413, 415, 503)
@@ -86,12 +90,14 @@ class Subscriptions(MethodView):
 class SubscriptionById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.response(200, SubscriptionSchema)
     @documents_errors(subscriptions_blp, 401, 404, 503)
     def get(self, subscription_id):
         """Show a subscription (without its secret)."""
         return service.get_subscription(g.principal.tenant_id, subscription_id)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.response(204)
     @documents_errors(subscriptions_blp, 401, 404, 503)
     def delete(self, subscription_id):
@@ -107,6 +113,7 @@ class SubscriptionById(MethodView):
 class RunCallbacks(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @run_callbacks_blp.response(200, CallbackDeliveryListSchema)
     @documents_errors(run_callbacks_blp, 401, 404, 503)
     def get(self, run_id):

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from ..auth import auth_required
+from ..auth import FLOWS_READ, FLOWS_WRITE, auth_required, scope_required
 from ..pagination import PageArgsSchema
 from ..schemas import LOCATION, documents_errors
 from ..smorest import Blueprint
@@ -37,6 +37,7 @@ def version_url(flow_id: str, version: str) -> str:
 class Flows(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.arguments(FlowListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, FlowPageSchema)
     @documents_errors(blp, 400, 401, 503)
@@ -48,6 +49,7 @@ class Flows(MethodView):
         """
         return service.list_flows(g.principal.tenant_id, args)
 
+    @scope_required(FLOWS_WRITE)
     @blp.arguments(FlowRegisterSchema())
     @blp.response(201, FlowVersionSchema, headers=LOCATION)
     @blp.alt_response(
@@ -75,6 +77,7 @@ class Flows(MethodView):
 class FlowLatest(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, flow_id):
@@ -86,6 +89,7 @@ class FlowLatest(MethodView):
 class FlowVersions(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.arguments(PageArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, FlowVersionPageSchema)
     @documents_errors(blp, 400, 401, 404, 503)
@@ -98,12 +102,14 @@ class FlowVersions(MethodView):
 class FlowVersionById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, flow_id, version):
         """Show one version of a flow, deprecated or not."""
         return service.get_version(g.principal.tenant_id, flow_id, version)
 
+    @scope_required(FLOWS_WRITE)
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
     def delete(self, flow_id, version):

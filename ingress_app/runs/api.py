@@ -7,7 +7,7 @@ from flask import g, request
 from flask.views import MethodView
 from werkzeug.routing import UnicodeConverter
 
-from ..auth import auth_required
+from ..auth import RUNS_READ, RUNS_WRITE, auth_required, scope_required
 from ..body import json_body
 from ..errors import BadRequest
 from ..jsonutil import dumps
@@ -125,6 +125,7 @@ def _run_request(body: dict, source: str = "api") -> service.RunRequest:
 class Runs(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @blp.arguments(RunListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, RunPageSchema)
     @documents_errors(blp, 400, 401, 503)
@@ -132,6 +133,7 @@ class Runs(MethodView):
         """List the caller's tenant's runs, newest first (keyset pagination)."""
         return service.list_runs(g.principal.tenant_id, args)
 
+    @scope_required(RUNS_WRITE)
     @tenant_limited
     @blp.doc(
         requestBody=RUN_CREATE_BODY,
@@ -163,6 +165,7 @@ class Runs(MethodView):
 class RunById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @blp.response(200, RunSchema)
     @documents_errors(blp, 401, 404, 503)
     def get(self, run_id):
@@ -175,6 +178,7 @@ class RunById(MethodView):
 class RunCancel(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_WRITE)
     @blp.response(202, RunSchema)
     @documents_errors(blp, 401, 404, 409, 503)
     def post(self, run_id):
@@ -189,6 +193,7 @@ class RunCancel(MethodView):
 class RunValidate(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_WRITE)
     @blp.arguments(RunCreateSchema())
     @blp.response(200, RunValidationSchema)
     @documents_errors(blp, 400, 401, 403, 404, 413, 415, 503)

@@ -10,6 +10,7 @@ layer answers such a request itself, and only when every condition of a plain hi
 - a Bearer token this process has already verified in full (signature, pinned
   algorithm, issuer, audience, claims) and whose `exp`/`nbf` still hold: the same
   cache `auth.authenticate` uses, so a token is never trusted here that Flask would not;
+  and the token carries the `runs:read` scope (without it Flask answers 403);
 - no `Origin` header when CORS is configured (Flask-Cors decides those);
 - the cache breaker closed and the tenant-scoped key present (read on a Redis
   connection of the serving thread's own: `ThreadRedisGets`).
@@ -32,6 +33,7 @@ import redis
 from flask import Flask
 from flask_caching.backends.rediscache import RedisCache
 
+from ..auth import RUNS_READ
 from ..cache import breaker_for
 from ..edge import ROUTE_KEY
 from ..extensions import cache
@@ -92,7 +94,7 @@ class CachedRunReads:
         if self.cors and "HTTP_ORIGIN" in environ:
             return None
         principal = self.verified.for_environ(environ)
-        if principal is None or not self.breaker.allow():
+        if principal is None or RUNS_READ not in principal.scopes or not self.breaker.allow():
             return None
         try:
             body = self.backend.get(run_cache_key(principal.tenant_id, run_id))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import defer
 
 from .. import keys, metrics
 from ..audit import service as audit
-from ..auth import Principal
+from ..auth import RUNS_WRITE, Principal, require_scope
 from ..cache import cache_delete, cache_get, cache_set
 from ..callbacks.service import check_callback_url, enqueue_status_change
 from ..contracts import PolicyContext
@@ -39,7 +39,7 @@ from ..outbox.models import OutboxMessage
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
-from . import store
+from . import inflight, store
 from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,10 @@ def prepare_run(
     """Tenant rules, flow resolution, validation and policies: everything but storage.
 
     With `enforce=False` (the dry run) policy violations are returned, not raised.
+    The caller's token must carry `runs:write` (checked here, so every door that
+    calls the pipeline enforces it).
     """
+    require_scope(principal, RUNS_WRITE)
     tenant_id = _check_tenant(req, principal)
     if req.callback_url is not None:
         check_callback_url(req.callback_url)  # 400 for an address that may not be called
@@ -286,6 +289,7 @@ def validate_run(
 
 def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """Validate, apply policies and durably record a run and its outbox message."""
+    require_scope(principal, RUNS_WRITE)  # before anything else: not a policy denial
     try:
         prepared = prepare_run(req, principal, correlation_id)
     except (Forbidden, ValidationFailed, NotFound) as refusal:
@@ -360,7 +364,18 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
             "modifications": len(prepared.modifications),
         },
     }
-    if not store.insert_accepted_run(run_row, message_row, audit_row):
+    limits = inflight.limits_for(tenant_id)
+    if limits is None:
+        inserted = store.insert_accepted_run(run_row, message_row, audit_row)
+    else:
+        try:
+            inserted = inflight.insert_counted_run(run_row, message_row, audit_row, limits)
+        except inflight.TooManyActiveRuns:
+            replay = _replay_if_known(req, principal)  # a retry of an accepted run
+            if replay is not None:
+                return replay
+            raise
+    if not inserted:
         return _replay(tenant_id, req, fingerprint)
     messages.signal.notify()
     _accepted_counter(req.source).inc()

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import g, request
 from flask.views import MethodView
 
-from ..auth import auth_required
+from ..auth import WEBHOOKS_ADMIN, auth_required, scope_required
 from ..body import _read_body as read_body
 from ..ratelimit import tenant_limited
 from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, optional_header
@@ -44,6 +44,7 @@ intake_blp = Blueprint(
 class WebhookConfigs(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.arguments(WebhookConfigListArgsSchema(), location="query", unknown=ma.RAISE)
     @configs_blp.response(200, WebhookConfigPageSchema)
     @documents_errors(configs_blp, 400, 401, 503)
@@ -51,6 +52,7 @@ class WebhookConfigs(MethodView):
         """List the tenant's webhooks, newest first."""
         return service.list_configs(g.principal.tenant_id, args)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.arguments(WebhookConfigCreateSchema())
     @configs_blp.response(201, WebhookConfigCreatedSchema, headers=LOCATION)
     @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
@@ -64,12 +66,14 @@ class WebhookConfigs(MethodView):
 class WebhookConfigById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.response(200, WebhookConfigSchema)
     @documents_errors(configs_blp, 401, 404, 503)
     def get(self, webhook_id):
         """Show a webhook of the tenant (without its secret)."""
         return service.get_config(g.principal.tenant_id, webhook_id)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.arguments(WebhookConfigUpdateSchema())
     @configs_blp.response(200, WebhookConfigSchema)
     @documents_errors(configs_blp, 400, 401, 404, 413, 415, 503)
@@ -77,6 +81,7 @@ class WebhookConfigById(MethodView):
         """Change a webhook; fields left out keep their value."""
         return service.update_config(webhook_id, body, g.principal, g.correlation_id)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.response(204)
     @documents_errors(configs_blp, 401, 404, 503)
     def delete(self, webhook_id):
@@ -89,6 +94,7 @@ class WebhookSecretRotation(MethodView):
     decorators = [auth_required]
 
     # The body is optional (no body: the default grace period), as the view always took it.
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.arguments(RotateSecretSchema(), required=False)
     @configs_blp.response(200, RotatedSecretSchema)
     @documents_errors(configs_blp, 400, 401, 404, 415, 503)
@@ -103,6 +109,7 @@ class WebhookSecretRotation(MethodView):
 class WebhookDeliveries(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.arguments(DeliveryListArgsSchema(), location="query", unknown=ma.RAISE)
     @configs_blp.response(200, DeliveryPageSchema)
     @documents_errors(configs_blp, 400, 401, 404, 503)
