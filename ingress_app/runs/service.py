@@ -30,7 +30,7 @@ from ..errors import (
     problems_detail,
 )
 from ..extensions import db
-from ..flows import Flow, FlowValidationError, parse_flow
+from ..flows import Flow, FlowValidationError, inputs, parse_flow
 from ..ids import is_id, new_id
 from ..jsonutil import canonical_dumps, dumps, stdlib_canonical
 from ..outbox import messages
@@ -109,6 +109,12 @@ def _resolve_flow(req: RunRequest, tenant_id: str) -> tuple[Flow, str | None]:
             flow = parse_flow(req.flow_definition)
         except FlowValidationError as exc:
             raise ValidationFailed(exc.problems) from None
+        if inputs.SCHEMA_KEY in flow.extra:
+            problems = inputs.schema_problems(
+                flow.extra[inputs.SCHEMA_KEY], f"flow_definition.{inputs.SCHEMA_KEY}"
+            )
+            if problems:
+                raise ValidationFailed(problems)
         if req.flow_id is not None and req.flow_id != flow.id:
             raise ValidationFailed(
                 [{"path": "flow_id", "message": f"does not match flow_definition.id {flow.id!r}"}]
@@ -145,6 +151,11 @@ def prepare_run(
     if req.callback_url is not None:
         check_callback_url(req.callback_url)  # 400 for an address that may not be called
     flow, registry_version = _resolve_flow(req, tenant_id)
+    schema = flow.extra.get(inputs.SCHEMA_KEY)
+    if schema is not None:  # the flow's input contract, before policies see the input
+        problems = inputs.input_problems(schema, req.input)
+        if problems:
+            raise ValidationFailed(problems)
     ctx = PolicyContext(
         tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
         correlation_id=correlation_id, input=req.input,

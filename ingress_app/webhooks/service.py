@@ -21,7 +21,7 @@ from ..config import ConfigError, is_production
 from ..db_types import utcnow
 from ..errors import ApiError, NotFound, ValidationFailed
 from ..extensions import db
-from ..flows import FlowValidationError, parse_flow
+from ..flows import FlowValidationError, inputs, parse_flow
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
@@ -154,6 +154,12 @@ def _flow_reference(
             flow = parse_flow(definition)
         except FlowValidationError as exc:
             raise ValidationFailed(exc.problems) from None
+        if inputs.SCHEMA_KEY in flow.extra:
+            problems = inputs.schema_problems(
+                flow.extra[inputs.SCHEMA_KEY], f"flow_definition.{inputs.SCHEMA_KEY}"
+            )
+            if problems:
+                raise ValidationFailed(problems)
         if flow_id is not None and flow_id != flow.id:
             raise ValidationFailed(
                 [{"path": "flow_id", "message": f"does not match flow_definition.id {flow.id!r}"}]
