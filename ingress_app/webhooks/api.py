@@ -8,7 +8,9 @@ from flask.views import MethodView
 
 from ..auth import WEBHOOKS_ADMIN, auth_required, scope_required
 from ..body import _read_body as read_body
+from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
+from ..responses import JSONBytesResponse
 from ..schemas import IDEMPOTENT_REPLAYED, LOCATION, documents_errors, optional_header
 from ..smorest import Blueprint
 from . import intake, service
@@ -24,6 +26,7 @@ from .schemas import (
     WebhookConfigPageSchema,
     WebhookConfigSchema,
     WebhookConfigUpdateSchema,
+    WebhookIgnoredSchema,
 )
 
 configs_blp = Blueprint(
@@ -160,6 +163,12 @@ class WebhookIntake(MethodView):
         },
     )
     @intake_blp.response(202, WebhookAcceptedSchema, headers=IDEMPOTENT_REPLAYED)
+    @intake_blp.alt_response(
+        200,
+        schema=WebhookIgnoredSchema,
+        description="The webhook's `filter` left this delivery out: no run",
+        success=True,
+    )
     @documents_errors(intake_blp, 400, 401, 403, 404, 413, 415, 429, 503)
     def post(self, webhook_id):
         """Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
@@ -176,6 +185,9 @@ class WebhookIntake(MethodView):
             remote_addr=request.remote_addr,
         )
         authenticated = intake.authenticate_delivery(webhook_id, incoming)
+        ignored = intake.ignore_if_filtered(authenticated)  # before the rate limit
+        if ignored is not None:  # a response object: not dumped with the 202 schema
+            return JSONBytesResponse(dumps(ignored), 200)
         g.principal = authenticated.principal  # the rate limit counts against its tenant
         runs = _accept_limited(authenticated)
         replayed = all(run.replayed for run in runs)

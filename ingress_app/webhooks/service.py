@@ -28,7 +28,7 @@ from ..registry.service import resolve_registered_flow
 from . import store
 from .crypto import generate_secret, secret_box
 from .models import DeliveryRecord, WebhookConfig
-from .payloads import compile_mapping
+from .payloads import compile_filter, compile_mapping
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def config_to_dict(config: WebhookConfig) -> dict[str, Any]:
         "source": config.source,
         "auth": _auth_view(config),
         "input_mapping": settings.get("input_mapping"),
+        "filter": config.filter,
         "items": settings.get("items"),
         "require_delivery_id": bool(settings.get("require_delivery_id")),
         "callback_url": settings.get("callback_url"),
@@ -233,6 +234,8 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
     mapping = data.get("input_mapping") or None
     if mapping:
         compile_mapping(mapping)
+    if data.get("filter"):
+        compile_filter(data["filter"])
     auth_type, auth_options = _auth_settings(data["auth"])
     if data.get("callback_url"):
         check_callback_url(data["callback_url"])
@@ -260,6 +263,7 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
         auth_type=auth_type,
         secret=secret_box().seal(secret),
         description=data.get("description"),
+        filter=data.get("filter"),
     )
     db.session.add(config)
     _audit_config(
@@ -329,6 +333,10 @@ def update_config(
             if mapping:
                 compile_mapping(mapping)
             settings["input_mapping"] = mapping
+        if "filter" in data:
+            if data["filter"]:
+                compile_filter(data["filter"])
+            config.filter = data["filter"]
         if data.get("callback_url"):
             check_callback_url(data["callback_url"])
         for name in ("items", "require_delivery_id", "callback_url", "callback_events"):
