@@ -46,7 +46,16 @@ def _message(text: str) -> str:
 
 
 def schema_problems(schema: Any, path: str) -> list[dict[str, str]]:
-    """Why `schema` is not a JSON Schema 2020-12 document (empty: it is one)."""
+    """Why `schema` is not a JSON Schema 2020-12 document (empty: it is one).
+
+    A schema with a compiled validator in the cache was checked before: inline flows
+    send the same schema with every run, and checking it against the meta-schema costs
+    more than the rest of an accept."""
+    if isinstance(schema, dict | bool):
+        key = canonical_dumps(schema)
+        with _lock:
+            if key in _validators:
+                return []
     if not isinstance(schema, dict | bool):
         return [{"path": path, "message": "must be a JSON Schema (an object)"}]
     if isinstance(schema, dict) and schema.get("$schema", DIALECT) != DIALECT:
@@ -55,6 +64,7 @@ def schema_problems(schema: Any, path: str) -> list[dict[str, str]]:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         return [{"path": _path(path, exc.path), "message": _message(exc.message)}]
+    _validator(schema)  # remembered as checked
     return []
 
 

@@ -22,16 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit.models import AuditEvent
 from ..errors import ApiError
 from ..extensions import db
+from ..jsonutil import dumps_str
 from ..outbox.models import OutboxMessage
 from ..policies.runtime import policy_engine
 from .models import CANCEL_REQUESTED, PENDING, RUNNING, FlowRun
 
+_JSON_COLUMNS = ("input_data", "flow_definition", "policy_modifications")
 TENANT_WIDE = ""  # the tenant's row: flow ids are never empty
 ACTIVE_STATUSES = (PENDING, RUNNING, CANCEL_REQUESTED)
 #: What a refused client is told to wait before trying again.
@@ -70,6 +71,46 @@ _RELEASE = text(
 )
 
 
+# The run, its outbox message, its audit event and the counters in one statement (as
+# store.py's accept, plus `counted_in_flight` and the increment), sent in the
+# transaction that holds the counter rows' locks.
+_PG_COUNTED_ACCEPT = text(
+    """
+WITH new_run AS (
+    INSERT INTO flow_runs_audit (
+        run_id, correlation_id, flow_id, tenant_id, user_id, request_id, input_data,
+        flow_definition, status, created_at, updated_at, flow_version, source,
+        request_hash, policy_modifications, flow_origin, callback_url, callback_events,
+        counted_in_flight)
+    VALUES (
+        :run_id, :correlation_id, :flow_id, :tenant_id, :user_id, :request_id,
+        CAST(:input_data AS JSONB), CAST(:flow_definition AS JSONB), :status, :created_at,
+        :created_at, :flow_version, :source, :request_hash,
+        CAST(:policy_modifications AS JSONB), :flow_origin, :callback_url,
+        CAST(:callback_events AS JSONB), TRUE)
+    ON CONFLICT (tenant_id, request_id) DO NOTHING
+    RETURNING run_id
+), counted AS (
+    UPDATE active_runs SET active = active + 1
+    WHERE tenant_id = :tenant_id AND flow_id IN ('', :flow_id)
+      AND EXISTS (SELECT 1 FROM new_run)
+), new_message AS (
+    INSERT INTO outbox_messages (message_id, topic, key, headers, payload, created_at, attempts)
+    SELECT :message_id, :topic, run_id, CAST(:headers AS JSONB), :payload, :created_at, 0
+    FROM new_run
+), new_audit AS (
+    INSERT INTO audit_events (
+        event_id, occurred_at, tenant_id, actor, action, resource_type, resource_id,
+        correlation_id, outcome, detail)
+    SELECT :event_id, :created_at, :tenant_id, :actor, :action, 'run', run_id,
+        :correlation_id, :outcome, CAST(:audit_detail AS JSONB)
+    FROM new_run
+)
+SELECT run_id FROM new_run
+"""
+)
+
+
 class TooManyActiveRuns(ApiError):
     status, error = 429, "Too many active runs"
 
@@ -101,9 +142,8 @@ def _seed(session, tenant_id: str, flow_id: str) -> None:
 
 
 def _insert_run(session, run: dict[str, Any]) -> bool:
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        insert(FlowRun.__table__)
+        sqlite_insert(FlowRun.__table__)
         .values(**run, updated_at=run["created_at"], counted_in_flight=True)
         .on_conflict_do_nothing(index_elements=["tenant_id", "request_id"])
         .returning(FlowRun.__table__.c.run_id)
@@ -120,12 +160,16 @@ def insert_counted_run(
     tenant_id, flow_id = run["tenant_id"], run["flow_id"]
     params = {"tenant_id": tenant_id, "flow_id": flow_id}
     try:
-        if limits.tenant is not None:
-            _seed(session, tenant_id, TENANT_WIDE)
-        if limits.flow is not None:
-            _seed(session, tenant_id, flow_id)
         lock = _LOCK if db.engine.dialect.name == "postgresql" else _LOCK_SQLITE
         counts = dict(session.execute(lock, params).all())
+        needed = [TENANT_WIDE] if limits.tenant is not None else []
+        if limits.flow is not None:
+            needed.append(flow_id)
+        missing = [key for key in needed if key not in counts]
+        if missing:  # once per tenant (and flow): the only count over the runs table
+            for key in missing:
+                _seed(session, tenant_id, key)
+            counts = dict(session.execute(lock, params).all())
         for scope, limit in (("tenant", limits.tenant), ("flow", limits.flow)):
             if limit is None:
                 continue
@@ -133,6 +177,30 @@ def insert_counted_run(
             if active >= limit:
                 session.rollback()
                 raise TooManyActiveRuns(limit, active, scope)
+        if db.engine.dialect.name == "postgresql":
+            params = {
+                **run,
+                **{name: dumps_str(run[name]) for name in _JSON_COLUMNS},
+                "callback_events": (
+                    None if run["callback_events"] is None
+                    else dumps_str(run["callback_events"])
+                ),
+                "message_id": message["message_id"],
+                "topic": message["topic"],
+                "headers": dumps_str(message["headers"]),
+                "payload": message["payload"],
+                "event_id": audit["event_id"],
+                "actor": audit["actor"],
+                "action": audit["action"],
+                "outcome": audit["outcome"],
+                "audit_detail": dumps_str(audit["detail"]),
+            }
+            inserted = session.execute(_PG_COUNTED_ACCEPT, params).first() is not None
+            if inserted:
+                session.commit()
+            else:
+                session.rollback()
+            return inserted
         if not _insert_run(session, run):
             session.rollback()
             return False
