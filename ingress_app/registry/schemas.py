@@ -45,6 +45,14 @@ class FlowRegisterSchema(ma.Schema):
             "timeout_seconds, config, name; other fields are passed through)",
         },
     )
+    input_schema = ma.fields.Raw(
+        allow_none=True,
+        metadata={
+            "type": "object",
+            "description": "JSON Schema (2020-12) every run's `input` must satisfy (400 with "
+            "`detail.problems` otherwise); checked here; defaults are not injected",
+        },
+    )
     tags = ma.fields.Raw(
         allow_none=True,
         metadata={

@@ -137,7 +137,7 @@ def parse_registration(body: dict[str, Any]) -> tuple[Flow, list[str], dict[str,
     except FlowValidationError as exc:
         problems.extend(_body_path(p) for p in exc.problems)
         flow = None
-    if inputs.SCHEMA_KEY in data:
+    if data.get(inputs.SCHEMA_KEY) is not None:
         problems.extend(inputs.schema_problems(data[inputs.SCHEMA_KEY], inputs.SCHEMA_KEY))
     if problems:
         raise ValidationFailed(problems)

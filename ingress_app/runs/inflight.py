@@ -4,9 +4,10 @@ Active means PENDING, RUNNING or CANCEL_REQUESTED. The count is kept in `active_
 (one row per tenant, `flow_id` '', and one per tenant and flow), never counted over the
 runs table per request: the accept transaction locks the rows it needs
 (`SELECT … FOR UPDATE`, tenant row first, so two accepts never wait on each other in
-opposite orders), refuses with 429 when a limit is reached, otherwise increments them
-and inserts the run, its outbox message and its audit event. Concurrent accepts queue
-on the row lock, so N parallel requests against a limit of k accept exactly k.
+opposite orders), refuses with 429 when a limit is reached, otherwise inserts the run,
+its outbox message and its audit event and increments the rows (on PostgreSQL one
+statement, as `store.py`'s accept) and commits. Concurrent accepts queue on the row
+lock, so N parallel requests against a limit of k accept exactly k.
 
 A row is made the first time a limit needs it, seeded with the runs then in flight
 (which are marked `counted_in_flight`). A run accepted while any limit applies to its

@@ -109,7 +109,7 @@ def _resolve_flow(req: RunRequest, tenant_id: str) -> tuple[Flow, str | None]:
             flow = parse_flow(req.flow_definition)
         except FlowValidationError as exc:
             raise ValidationFailed(exc.problems) from None
-        if inputs.SCHEMA_KEY in flow.extra:
+        if flow.extra.get(inputs.SCHEMA_KEY) is not None:
             problems = inputs.schema_problems(
                 flow.extra[inputs.SCHEMA_KEY], f"flow_definition.{inputs.SCHEMA_KEY}"
             )
