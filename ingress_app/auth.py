@@ -26,7 +26,7 @@ from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_reque
 from flask_jwt_extended.config import config as jwt_config
 
 from .config import ConfigError, is_production
-from .errors import ServiceUnavailable, Unauthorized, error_response
+from .errors import Forbidden, ServiceUnavailable, Unauthorized, error_response
 from .extensions import jwt
 from .security import is_weak_secret
 from .state import ingress_state
@@ -38,12 +38,28 @@ _ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "P
 _WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="ingress"'}
 
 
+RUNS_WRITE = "runs:write"
+RUNS_READ = "runs:read"
+FLOWS_READ = "flows:read"
+FLOWS_WRITE = "flows:write"
+WEBHOOKS_ADMIN = "webhooks:admin"
+AUDIT_READ = "audit:read"
+#: Every scope an endpoint can require, in the order the docs list them.
+ALL_SCOPES = frozenset(
+    {RUNS_WRITE, RUNS_READ, FLOWS_READ, FLOWS_WRITE, WEBHOOKS_ADMIN, AUDIT_READ}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's user and tenant."""
+    """Who is calling: the token's user and tenant, and what the token may do.
+
+    `scopes` defaults to all of them: principals the service makes itself (a webhook
+    delivery authenticated by its config's secret) act for the config's owner."""
 
     user_id: str
     tenant_id: str
+    scopes: frozenset[str] = ALL_SCOPES
 
 
 def _read_key(value: str, path: str, name: str) -> str:
@@ -140,6 +156,13 @@ def configure_jwt(app: Flask) -> None:
     state.jwks = jwks
     state.verified_tokens = VerifiedTokens(cfg["JWT_DECODE_LEEWAY"])
     state.previous_jwt_key = previous or None
+    state.default_scopes = parse_scopes(cfg.get("JWT_DEFAULT_SCOPES", " ".join(sorted(ALL_SCOPES))))
+    unknown = state.default_scopes - ALL_SCOPES
+    if unknown:
+        raise ConfigError(
+            f"JWT_DEFAULT_SCOPES names unknown scopes: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(ALL_SCOPES))})"
+        )
     if previous:
         log.info("JWT key rotation: tokens signed with the previous key are still accepted")
 
@@ -433,7 +456,43 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthorized(f"invalid token: 'tenant_id' {problem}")
     if claims.get("type", "access") != "access":
         raise Unauthorized("invalid token: only access tokens are accepted")
-    return Principal(user_id=sub, tenant_id=tenant)
+    return Principal(user_id=sub, tenant_id=tenant, scopes=_scopes_from_claims(claims))
+
+
+def parse_scopes(value: str) -> frozenset[str]:
+    """A space-separated scope list (commas tolerated) as a set."""
+    return frozenset(value.replace(",", " ").split())
+
+
+def _scopes_from_claims(claims: dict[str, Any]) -> frozenset[str]:
+    """`scope` (RFC 9068: space-separated string) or `scp` (a list, or a string as some
+    identity providers send it); with neither, `JWT_DEFAULT_SCOPES`. Names this service
+    does not know are ignored (tokens are often shared with other APIs)."""
+    if "scope" in claims:
+        value = claims["scope"]
+        if not isinstance(value, str):
+            raise Unauthorized("invalid token: 'scope' must be a space-separated string")
+        return parse_scopes(value)
+    if "scp" in claims:
+        value = claims["scp"]
+        if isinstance(value, str):
+            return parse_scopes(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise Unauthorized("invalid token: 'scp' must be a list of strings")
+        return frozenset(value)
+    return default_scopes()
+
+
+def default_scopes() -> frozenset[str]:
+    """`JWT_DEFAULT_SCOPES` (parsed when the app was configured)."""
+    scopes = ingress_state().default_scopes
+    return ALL_SCOPES if scopes is None else scopes
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """403 `{"required_scope": scope}` unless the caller's token carries `scope`."""
+    if scope not in principal.scopes:
+        raise Forbidden({"required_scope": scope})
 
 
 class VerifiedTokens:
@@ -518,6 +577,36 @@ def auth_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def scope_required(scope: str):
+    """Decorate a view (method) so it runs only for a token carrying `scope`.
+
+    Authenticates first (401 before 403), checks before the body is read, and
+    documents the operation: a `bearerAuth` security requirement naming the scope,
+    `x-required-scope`, and a sentence in the description. The scope is kept on the
+    view as `required_scope`.
+    """
+    from .smorest import Blueprint  # the documenting decorator that adds no wrapper
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            require_scope(authenticate(), scope)
+            return view(*args, **kwargs)
+
+        wrapper.required_scope = scope
+        return Blueprint.doc(
+            security=[{"bearerAuth": [scope]}],
+            responses={"403": {
+                "description": f"Forbidden (also: the token lacks the `{scope}` scope, "
+                '`detail: {"required_scope": "' + scope + '"}`)',
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }},
+            **{"x-required-scope": scope},
+        )(wrapper)
+
+    return decorator
 
 
 def issue_token(tenant_id: str, user_id: str, minutes: int | None = None, **claims: Any) -> str:

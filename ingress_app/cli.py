@@ -18,11 +18,31 @@ tokens = AppGroup("tokens", help="Issue access tokens.")
     default=None,
     help="Lifetime; default JWT_EXPIRE_MINUTES.",
 )
-def issue_token_command(tenant: str, user: str, minutes: int | None) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="A scope the token carries (repeatable, or space-separated: 'runs:read runs:write');"
+    " without it the token has no scope claim and gets JWT_DEFAULT_SCOPES.",
+)
+def issue_token_command(
+    tenant: str, user: str, minutes: int | None, scopes: tuple[str, ...]
+) -> None:
     """Print a signed access token for USER in TENANT."""
     from flask import current_app
 
-    from .auth import issue_token
+    from .auth import ALL_SCOPES, issue_token, parse_scopes
+
+    claims = {}
+    if scopes:
+        wanted = parse_scopes(" ".join(scopes))
+        unknown = wanted - ALL_SCOPES
+        if unknown:
+            raise click.BadParameter(
+                f"unknown scope {sorted(unknown)[0]!r} (known: {', '.join(sorted(ALL_SCOPES))})",
+                param_hint="'--scope'",
+            )
+        claims["scope"] = " ".join(sorted(wanted))
 
     ceiling = int(current_app.config["JWT_MAX_TOKEN_LIFETIME"])
     lifetime = 60 * (minutes or int(current_app.config["JWT_EXPIRE_MINUTES"]))
@@ -30,7 +50,7 @@ def issue_token_command(tenant: str, user: str, minutes: int | None) -> None:
         raise click.UsageError(
             f"a {lifetime} s token would be refused: JWT_MAX_TOKEN_LIFETIME is {ceiling} s"
         )
-    click.echo(issue_token(tenant, user, minutes))
+    click.echo(issue_token(tenant, user, minutes, **claims))
 
 
 outbox = AppGroup("outbox", help="Inspect and publish the outbox.")
@@ -279,6 +299,70 @@ def policies_check_command(file: str | None) -> None:
             f"tenant {tenant}: {json.dumps(described['policies'], sort_keys=True)}"
             f" rate_limit={described['rate_limit']} sources={','.join(described['webhook_sources'])}"
         )
+
+
+@policies.command("diff", with_appcontext=False)
+@click.argument("candidate", type=click.Path(dir_okay=False))
+@click.option(
+    "--since", default="7d", show_default=True,
+    help="Runs created since: a duration ago (7d, 24h, 30m) or an ISO date.",
+)
+@click.option("--tenant", default=None, help="Only this tenant's runs.")
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on-deny", is_flag=True,
+    help="Exit with status 3 when a run accepted in the window would be denied.",
+)
+@click.option("--examples", type=click.IntRange(0, 100), default=5, show_default=True)
+def policies_diff_command(
+    candidate: str, since: str, tenant: str | None, output: str, fail_on_deny: bool,
+    examples: int,
+) -> None:
+    """Replay recent runs against CANDIDATE and report what would change.
+
+    Per tenant: runs that would flip from accepted to denied, runs that would be
+    modified differently, and denied requests that might be accepted now, with example
+    ids. Reads only; works when the configured POLICIES_FILE is broken (its last good
+    copy, or the built-in defaults, stand for the current policies, as when serving).
+    """
+    import json
+
+    from flask.cli import ScriptInfo
+
+    from .config import ConfigError
+    from .policies.config import load_policy_file
+    from .policies.preview import diff_policies, parse_since, render_text
+    from .policies.runtime import broken_policies_file_tolerated, build_engine
+    from .state import ingress_state
+
+    try:
+        window = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--since'") from None
+    try:
+        with broken_policies_file_tolerated():
+            app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            candidate_engine = build_engine(app, load_policy_file(candidate))
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    runtime = ingress_state(app).policies
+    if runtime.error:
+        click.echo(f"warning: the configured policies file is rejected ({runtime.error}); "
+                   f"comparing with {runtime.source}", err=True)
+    with app.app_context():
+        report = diff_policies(runtime.engine, candidate_engine, window, tenant, examples)
+    if output == "json":
+        body = {"current": runtime.source, "candidate": candidate, **report.as_dict()}
+        click.echo(json.dumps(body, indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(render_text(report, runtime.source, candidate))
+    if fail_on_deny and report.flips:
+        raise SystemExit(3)
 
 
 @policies.command("show")

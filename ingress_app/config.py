@@ -28,6 +28,9 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("JWT_LEEWAY_SECONDS", 30, int),
     # longest lifetime (exp - now, exp - iat) a token may have, in seconds; 0 = no ceiling
     ("JWT_MAX_TOKEN_LIFETIME", 86_400, int),
+    # scopes of a token with neither a `scope` nor an `scp` claim (space-separated; default all)
+    ("JWT_DEFAULT_SCOPES",
+     "runs:write runs:read flows:read flows:write webhooks:admin audit:read", str),
     # key rotation: tokens signed with the previous key stay valid until they expire
     ("JWT_PREVIOUS_SECRET_KEY", "", str),
     ("JWT_PREVIOUS_PUBLIC_KEY", "", str),

@@ -40,6 +40,8 @@ class IngressState:
     verified_tokens: VerifiedTokens | None = None
     #: the identity provider's keys (JWT_JWKS_URL), if configured
     jwks: JwksKeys | None = None
+    #: scopes of tokens with neither `scope` nor `scp` (JWT_DEFAULT_SCOPES)
+    default_scopes: frozenset[str] | None = None
     #: the key tokens signed before a rotation are checked with, if any
     previous_jwt_key: Any = None
     rate_limits: TenantRateLimits | None = None

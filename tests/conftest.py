@@ -221,7 +221,7 @@ def redis_url() -> Iterator[str]:
 
 TABLES = ("flow_runs_audit", "outbox_messages", "audit_events", "webhook_configs", "run_events", "flows",
           "webhook_deliveries", "callback_secrets", "callback_subscriptions", "callback_deliveries",
-          "callback_attempts")
+          "callback_attempts", "active_runs")
 
 
 def truncate_all(url: str) -> None:

@@ -7,7 +7,7 @@ from flask import g
 from flask.views import MethodView
 from marshmallow import validate
 
-from ..auth import auth_required
+from ..auth import AUDIT_READ, auth_required, scope_required
 from ..extensions import db
 from ..pagination import PageArgsSchema, page, page_schema, paginate
 from ..schemas import documents_errors
@@ -56,6 +56,7 @@ class AuditEvents(MethodView):
     decorators = [auth_required]
 
     # unknown=RAISE: a misspelt filter (`?acton=`) is a 400, not a silently unfiltered list.
+    @scope_required(AUDIT_READ)
     @blp.doc(operationId="listAuditEvents")
     @blp.arguments(AuditArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, AuditPageSchema)

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from ..auth import auth_required
+from ..auth import RUNS_READ, WEBHOOKS_ADMIN, auth_required, scope_required
 from ..schemas import LOCATION, documents_errors
 from ..smorest import Blueprint
 from . import service
@@ -41,6 +41,7 @@ run_callbacks_blp = Blueprint(
 class CallbackSecret(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @callbacks_blp.doc(operationId="getCallbackSecret")
     @callbacks_blp.response(200, CallbackSecretSchema)
     @documents_errors(callbacks_blp, 401, 503)
@@ -56,6 +57,7 @@ class CallbackSecret(MethodView):
 class CallbackSecretRotate(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @callbacks_blp.doc(operationId="rotateCallbackSecret")
     @callbacks_blp.response(200, CallbackSecretSchema)
     @documents_errors(callbacks_blp, 401, 503)
@@ -71,6 +73,7 @@ class CallbackSecretRotate(MethodView):
 class Subscriptions(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.doc(operationId="listSubscriptions")
     @subscriptions_blp.arguments(SubscriptionListArgsSchema(), location="query", unknown=ma.RAISE)
     @subscriptions_blp.response(200, SubscriptionPageSchema)
@@ -82,6 +85,7 @@ class Subscriptions(MethodView):
         """
         return service.list_subscriptions(g.principal.tenant_id, args)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.doc(operationId="createSubscription")
     @subscriptions_blp.arguments(SubscriptionCreateSchema())
     @subscriptions_blp.response(201, SubscriptionCreatedSchema, headers=LOCATION)
@@ -99,6 +103,7 @@ class Subscriptions(MethodView):
 class SubscriptionById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.doc(operationId="getSubscription")
     @subscriptions_blp.response(200, SubscriptionSchema)
     @documents_errors(subscriptions_blp, 401, 404, 503)
@@ -109,6 +114,7 @@ class SubscriptionById(MethodView):
         """
         return service.get_subscription(g.principal.tenant_id, subscription_id)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @subscriptions_blp.doc(operationId="deleteSubscription")
     @subscriptions_blp.response(204)
     @documents_errors(subscriptions_blp, 401, 404, 503)
@@ -128,6 +134,7 @@ class SubscriptionById(MethodView):
 class RunCallbacks(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @run_callbacks_blp.doc(operationId="listRunCallbacks")
     @run_callbacks_blp.response(200, CallbackDeliveryListSchema)
     @documents_errors(run_callbacks_blp, 401, 404, 503)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from fnmatch import fnmatchcase
+from typing import Any
 
+import jmespath
 import marshmallow as ma
+from jmespath.exceptions import JMESPathError
 from marshmallow import validate
 
 from ..contracts import Decision, FlowPolicy, PolicyContext, PreTaskPolicy, Violation
@@ -125,6 +129,95 @@ class TaskTypes(PreTaskPolicy):
         return Decision.allow()
 
 
+#: Longest regular expression an input rule may use (a bound on what one rule costs).
+MAX_PATTERN_LENGTH = 500
+#: Strings longer than this are checked on their first this-many characters.
+MAX_CHECKED_LENGTH = 100_000
+_MAX_DEPTH = 32
+
+
+def _jmespath(value: str) -> Any:
+    try:
+        return jmespath.compile(value)
+    except JMESPathError as exc:
+        raise ma.ValidationError(f"not a JMESPath expression: {exc}") from None
+
+
+def _regex(value: str) -> re.Pattern:
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ma.ValidationError(f"not a regular expression: {exc}") from None
+
+
+class _InputRule(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    path = ma.fields.String(
+        required=True, validate=[validate.Length(min=1, max=1000), _jmespath]
+    )
+    pattern = ma.fields.String(
+        required=True, validate=[validate.Length(min=1, max=MAX_PATTERN_LENGTH), _regex]
+    )
+    message = ma.fields.String(load_default=None, validate=validate.Length(max=300))
+
+
+def _texts(value: Any, depth: int = 0):
+    """The strings (and numbers, as text) in a JMESPath result, nested lists and
+    objects included."""
+    if isinstance(value, str):
+        yield value[:MAX_CHECKED_LENGTH]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)
+    elif depth < _MAX_DEPTH and isinstance(value, list):
+        for item in value:
+            yield from _texts(item, depth + 1)
+    elif depth < _MAX_DEPTH and isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item, depth + 1)
+
+
+class InputRules(FlowPolicy):
+    """Refuse runs whose input matches a pattern: `deny: [{path, pattern, message}]`.
+
+    `path` is a JMESPath expression over the run's input; every string (or number)
+    it selects is searched with the regular expression `pattern` (Python syntax, at
+    most 500 characters). A match denies the run with `message`; the matched value is
+    never echoed (it is what the rule keeps out). Flow registrations have no input and
+    are not judged.
+    """
+
+    name = "input_rules"
+    description = "deny runs whose input matches patterns (card numbers, SSNs, ...)"
+
+    class Options(FlowPolicy.Options):
+        deny = ma.fields.List(
+            ma.fields.Nested(_InputRule), required=True, validate=validate.Length(max=100)
+        )
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self._rules = [
+            (
+                jmespath.compile(rule["path"]),
+                re.compile(rule["pattern"]),
+                rule["message"] or f"input at {rule['path']} matches a denied pattern",
+            )
+            for rule in options["deny"]
+        ]
+
+    def evaluate(self, flow: Flow, ctx: PolicyContext) -> Decision:
+        if ctx.input is None:
+            return Decision.allow()
+        violations = [
+            Violation(message)
+            for expression, regex, message in self._rules
+            if any(regex.search(text) for text in _texts(expression.search(ctx.input)))
+        ]
+        return Decision(kind="deny", violations=tuple(violations)) if violations else Decision.allow()
+
+
 def _replace(task: Task, **changes) -> Task:
     return replace(task, **changes)
 
@@ -140,7 +233,7 @@ def _critical_path_seconds(tasks: list[Task], order: list[str]) -> int:
     return max(finish.values(), default=0)
 
 
-BUILTIN_POLICIES = [TenantIsolation, RetryLimit, Timeout, TaskTypes]
+BUILTIN_POLICIES = [TenantIsolation, RetryLimit, Timeout, TaskTypes, InputRules]
 
 
 @hookimpl

@@ -23,8 +23,14 @@ TOP_LEVEL_KEYS = {
     "tenants",
     "default_rate_limit",
     "webhook_sources",
+    "max_active_runs",
+    "max_active_runs_per_flow",
 }
-TENANT_KEYS = {"policies", "rate_limit", "webhook_sources"}
+TENANT_KEYS = {
+    "policies", "rate_limit", "webhook_sources", "max_active_runs", "max_active_runs_per_flow",
+}
+#: Marks a limit a tenant's settings do not set (null there means "no limit").
+UNSET: Any = object()
 
 
 class PolicyConfigError(ConfigError):
@@ -36,6 +42,9 @@ class TenantSettings:
     policies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     rate_limit: str | None = None
     webhook_sources: list[str] | None = None
+    #: runs in flight (PENDING, RUNNING, CANCEL_REQUESTED); UNSET: the default applies
+    max_active_runs: Any = UNSET
+    max_active_runs_per_flow: Any = UNSET
 
 
 @dataclass
@@ -51,6 +60,8 @@ class PolicyConfig:
     webhook_sources: list[str] = field(
         default_factory=lambda: ["generic", "standard", "n8n", "zapier"]
     )
+    max_active_runs: int | None = None
+    max_active_runs_per_flow: int | None = None
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
     #: The text that was validated (the last-good snapshot copies exactly this).
     text: str = field(default="", repr=False)
@@ -87,6 +98,14 @@ def _check_rate_limit(config: PolicyConfig, path: tuple, value: Any) -> str | No
         parse_many(value)
     except ValueError:
         raise _fail(config, path, f"{value!r} is not a rate limit such as '100/minute'") from None
+    return value
+
+
+def _check_run_limit(config: PolicyConfig, path: tuple, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(config, path, "must be a whole number of at least 1 (or null: no limit)")
     return value
 
 
@@ -158,6 +177,8 @@ def parse_policy_text(text: str, source: str = "policies.yaml") -> PolicyConfig:
     config.default_rate_limit = _check_rate_limit(
         config, ("default_rate_limit",), raw.get("default_rate_limit")
     )
+    for key in ("max_active_runs", "max_active_runs_per_flow"):
+        setattr(config, key, _check_run_limit(config, (key,), raw.get(key)))
     if raw.get("webhook_sources") is not None:
         config.webhook_sources = _name_list(config, ("webhook_sources",), raw["webhook_sources"])
     tenants = raw.get("tenants") or {}
@@ -184,6 +205,11 @@ def parse_policy_text(text: str, source: str = "policies.yaml") -> PolicyConfig:
                 if settings.get("webhook_sources") is not None
                 else None
             ),
+            **{
+                key: _check_run_limit(config, (*path, key), settings[key])
+                for key in ("max_active_runs", "max_active_runs_per_flow")
+                if key in settings
+            },
         )
     return config
 

@@ -25,7 +25,7 @@ from ..contracts import (
 from ..errors import ApiError
 from ..flows import Flow, Task
 from ..plugin_manager import Plugins
-from .config import PolicyConfig, PolicyConfigError, format_options_error
+from .config import UNSET, PolicyConfig, PolicyConfigError, format_options_error
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ class PolicyChain:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit: str | None = None
     webhook_sources: frozenset[str] = frozenset()
+    #: limits on runs in flight (None: no limit)
+    max_active_runs: int | None = None
+    max_active_runs_per_flow: int | None = None
 
 
 class PolicyEngine:
@@ -140,6 +143,9 @@ class PolicyEngine:
             self._check_sources(settings.webhook_sources, ("tenants", tenant, "webhook_sources"))
             sources = settings.webhook_sources
         chain.webhook_sources = frozenset(sources)
+        for key in ("max_active_runs", "max_active_runs_per_flow"):
+            value = getattr(settings, key) if settings else UNSET
+            setattr(chain, key, getattr(config, key) if value is UNSET else value)
         return chain
 
     def chain(self, tenant_id: str) -> PolicyChain:
@@ -220,6 +226,8 @@ class PolicyEngine:
             "policies": {name: chain.options[name] for name in chain.options},
             "rate_limit": chain.rate_limit,
             "webhook_sources": sorted(chain.webhook_sources),
+            "max_active_runs": chain.max_active_runs,
+            "max_active_runs_per_flow": chain.max_active_runs_per_flow,
         }
 
 

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from ..auth import auth_required
+from ..auth import FLOWS_READ, FLOWS_WRITE, auth_required, scope_required
 from ..pagination import PageArgsSchema
 from ..schemas import LOCATION, documents_errors
 from ..smorest import Blueprint
@@ -37,6 +37,7 @@ def version_url(flow_id: str, version: str) -> str:
 class Flows(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.doc(operationId="listFlows")
     @blp.arguments(FlowListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, FlowPageSchema)
@@ -49,6 +50,7 @@ class Flows(MethodView):
         """
         return service.list_flows(g.principal.tenant_id, args)
 
+    @scope_required(FLOWS_WRITE)
     @blp.doc(operationId="registerFlow")
     @blp.arguments(FlowRegisterSchema())
     @blp.response(201, FlowVersionSchema, headers=LOCATION)
@@ -77,6 +79,7 @@ class Flows(MethodView):
 class FlowLatest(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.doc(operationId="getFlow")
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
@@ -93,6 +96,7 @@ class FlowLatest(MethodView):
 class FlowVersions(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.doc(operationId="listFlowVersions")
     @blp.arguments(PageArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, FlowVersionPageSchema)
@@ -109,6 +113,7 @@ class FlowVersions(MethodView):
 class FlowVersionById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(FLOWS_READ)
     @blp.doc(operationId="getFlowVersion")
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)
@@ -119,6 +124,7 @@ class FlowVersionById(MethodView):
         """
         return service.get_version(g.principal.tenant_id, flow_id, version)
 
+    @scope_required(FLOWS_WRITE)
     @blp.doc(operationId="deprecateFlowVersion")
     @blp.response(200, FlowVersionSchema)
     @documents_errors(blp, 401, 404, 503)

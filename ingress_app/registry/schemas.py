@@ -50,6 +50,15 @@ class FlowRegisterSchema(FlowDefinitionSchema):
             "description": "Labels for search (`GET /v1/flows?tag=`); stored as a sorted set"
         },
     )
+    input_schema = ma.fields.Raw(
+        metadata={
+            # null or left out: none
+            "type": "object",
+            "nullable": True,
+            "description": "JSON Schema (2020-12) every run's `input` must satisfy (400 with "
+            "`detail.problems` otherwise); checked here; defaults are not injected",
+        },
+    )
     metadata = ma.fields.Dict(
         allow_none=True, metadata={"description": "Free metadata, stored and shown as given"}
     )

@@ -41,7 +41,7 @@ from ..contracts import PolicyContext
 from ..db_types import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, problems_detail
 from ..extensions import db
-from ..flows import Flow, FlowValidationError, parse_flow
+from ..flows import Flow, FlowValidationError, inputs, parse_flow
 from ..jsonutil import dumps_str, stdlib_canonical
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
@@ -137,6 +137,8 @@ def parse_registration(body: dict[str, Any]) -> tuple[Flow, list[str], dict[str,
     except FlowValidationError as exc:
         problems.extend(_body_path(p) for p in exc.problems)
         flow = None
+    if data.get(inputs.SCHEMA_KEY) is not None:
+        problems.extend(inputs.schema_problems(data[inputs.SCHEMA_KEY], inputs.SCHEMA_KEY))
     if problems:
         raise ValidationFailed(problems)
     return flow, tags, metadata

@@ -14,7 +14,14 @@ from flask import g, request
 from flask.views import MethodView
 from werkzeug.routing import UnicodeConverter
 
-from ..auth import Principal, auth_required
+from ..auth import (
+    RUNS_READ,
+    RUNS_WRITE,
+    Principal,
+    auth_required,
+    require_scope,
+    scope_required,
+)
 from ..body import json_body
 from ..errors import BadRequest
 from ..frontdoor import ROUTE_KEY
@@ -144,6 +151,7 @@ def accept(
 
 def read(run_id: str, principal: Principal) -> Answer:
     """One of the caller's tenant's runs (from the cache when it holds it)."""
+    require_scope(principal, RUNS_READ)  # here too: the front door calls this directly
     return Answer(200, service.get_run_json(run_id, principal.tenant_id))
 
 
@@ -151,6 +159,7 @@ def read(run_id: str, principal: Principal) -> Answer:
 class Runs(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @blp.doc(operationId="listRuns")
     @blp.arguments(RunListArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, RunPageSchema)
@@ -163,6 +172,7 @@ class Runs(MethodView):
         """
         return service.list_runs(g.principal.tenant_id, args)
 
+    @scope_required(RUNS_WRITE)
     @tenant_limited
     @blp.doc(
         operationId="createRun",
@@ -203,8 +213,9 @@ class RunWaitArgsSchema(ma.Schema):
 class RunById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @blp.doc(operationId="getRun")
-    @blp.arguments(RunWaitArgsSchema(), location="query", unknown=ma.EXCLUDE)
+    @blp.arguments(RunWaitArgsSchema(), location="query", unknown=ma.RAISE)
     @blp.response(200, RunSchema)
     @documents_errors(blp, 400, 401, 404, 503)
     def get(self, args, run_id):
@@ -261,6 +272,7 @@ LAST_EVENT_ID = {
 class RunEventStream(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_READ)
     @blp.doc(operationId="streamRunEvents", parameters=[LAST_EVENT_ID])
     @blp.response(200, RunStatusEventSchema, content_type="text/event-stream",
                   description=EVENT_STREAM)
@@ -280,6 +292,7 @@ class RunEventStream(MethodView):
 class RunCancel(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_WRITE)
     @blp.doc(operationId="cancelRun")
     @blp.response(202, RunSchema)
     @documents_errors(blp, 401, 404, 409, 503)
@@ -295,6 +308,7 @@ class RunCancel(MethodView):
 class RunValidate(MethodView):
     decorators = [auth_required]
 
+    @scope_required(RUNS_WRITE)
     @blp.doc(operationId="validateRun", requestBody=RUN_CREATE_BODY)
     @blp.arguments(RunCreateSchema())
     @blp.response(200, RunValidationSchema)

@@ -27,6 +27,7 @@ from ..db_types import utcnow
 from ..extensions import db
 from ..jsonutil import dumps_str
 from ..policies.runtime import policy_engine
+from . import inflight
 from .models import (
     CANCEL_REQUESTED,
     PENDING,
@@ -169,6 +170,8 @@ def _run_update(run: FlowRun, event: dict[str, Any]) -> str:
         return IGNORED
     run.status = new
     run.updated_at = utcnow()
+    if new in TERMINAL_STATUSES:
+        inflight.release(db.session, run)  # no longer in flight: frees its place
     if event["output"] is not None:
         run.output_data = event["output"]
     if event["error"] is not None:

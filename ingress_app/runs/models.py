@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db_types import JsonType, UtcDateTime, utcnow
@@ -57,6 +57,21 @@ class FlowRun(db.Model):
     # where to POST this run's events (signed with the tenant's callback secret), and which
     callback_url: Mapped[str | None] = mapped_column(Text)
     callback_events: Mapped[Any | None] = mapped_column(JsonType)
+    # counted in `active_runs` when accepted (a limit on runs in flight applied): a
+    # terminal status releases it there
+    counted_in_flight: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
+
+
+class ActiveRuns(db.Model):
+    """Runs in flight per tenant (`flow_id` '') and per tenant and flow, for limits."""
+
+    __tablename__ = "active_runs"
+
+    tenant_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    active: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class RunEvent(db.Model):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import defer
 
 from .. import keys, metrics
 from ..audit import service as audit
-from ..auth import Principal
+from ..auth import RUNS_WRITE, Principal, require_scope
 from ..cache import cache_delete, cache_get, cache_set
 from ..callbacks.service import check_callback_url, enqueue_status_change
 from ..contracts import PolicyContext
@@ -30,7 +30,7 @@ from ..errors import (
     problems_detail,
 )
 from ..extensions import db
-from ..flows import Flow, FlowValidationError, parse_flow
+from ..flows import Flow, FlowValidationError, inputs, parse_flow
 from ..ids import is_id, new_id
 from ..jsonutil import canonical_dumps, dumps, stdlib_canonical
 from ..outbox import messages
@@ -39,7 +39,7 @@ from ..outbox.models import OutboxMessage
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
-from . import store
+from . import inflight, store
 from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
 from .waiting import add_status_event
 
@@ -110,6 +110,12 @@ def _resolve_flow(req: RunRequest, tenant_id: str) -> tuple[Flow, str | None]:
             flow = parse_flow(req.flow_definition)
         except FlowValidationError as exc:
             raise ValidationFailed(exc.problems) from None
+        if flow.extra.get(inputs.SCHEMA_KEY) is not None:
+            problems = inputs.schema_problems(
+                flow.extra[inputs.SCHEMA_KEY], f"flow_definition.{inputs.SCHEMA_KEY}"
+            )
+            if problems:
+                raise ValidationFailed(problems)
         if req.flow_id is not None and req.flow_id != flow.id:
             raise ValidationFailed(
                 [{"path": "flow_id", "message": f"does not match flow_definition.id {flow.id!r}"}]
@@ -138,11 +144,19 @@ def prepare_run(
     """Tenant rules, flow resolution, validation and policies: everything but storage.
 
     With `enforce=False` (the dry run) policy violations are returned, not raised.
+    The caller's token must carry `runs:write` (checked here, so every door that
+    calls the pipeline enforces it).
     """
+    require_scope(principal, RUNS_WRITE)
     tenant_id = _check_tenant(req, principal)
     if req.callback_url is not None:
         check_callback_url(req.callback_url)  # 400 for an address that may not be called
     flow, registry_version = _resolve_flow(req, tenant_id)
+    schema = flow.extra.get(inputs.SCHEMA_KEY)
+    if schema is not None:  # the flow's input contract, before policies see the input
+        problems = inputs.input_problems(schema, req.input)
+        if problems:
+            raise ValidationFailed(problems)
     ctx = PolicyContext(
         tenant_id=tenant_id, user_id=principal.user_id, source=req.source,
         correlation_id=correlation_id, input=req.input,
@@ -287,6 +301,7 @@ def validate_run(
 
 def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Accepted:
     """Validate, apply policies and durably record a run and its outbox message."""
+    require_scope(principal, RUNS_WRITE)  # before anything else: not a policy denial
     try:
         prepared = prepare_run(req, principal, correlation_id)
     except (Forbidden, ValidationFailed, NotFound) as refusal:
@@ -361,7 +376,18 @@ def accept_run(req: RunRequest, principal: Principal, correlation_id: str) -> Ac
             "modifications": len(prepared.modifications),
         },
     }
-    if not store.insert_accepted_run(run_row, message_row, audit_row):
+    limits = inflight.limits_for(tenant_id)
+    if limits is None:
+        inserted = store.insert_accepted_run(run_row, message_row, audit_row)
+    else:
+        try:
+            inserted = inflight.insert_counted_run(run_row, message_row, audit_row, limits)
+        except inflight.TooManyActiveRuns:
+            replay = _replay_if_known(req, principal)  # a retry of an accepted run
+            if replay is not None:
+                return replay
+            raise
+    if not inserted:
         return _replay(tenant_id, req, fingerprint)
     messages.signal.notify()
     _accepted_counter(req.source).inc()

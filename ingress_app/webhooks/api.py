@@ -6,9 +6,11 @@ import marshmallow as ma
 from flask import g, request
 from flask.views import MethodView
 
-from ..auth import auth_required
+from ..auth import WEBHOOKS_ADMIN, auth_required, scope_required
 from ..body import _read_body as read_body
+from ..jsonutil import dumps
 from ..ratelimit import tenant_limited
+from ..responses import JSONBytesResponse
 from ..schemas import (
     IDEMPOTENT_REPLAYED,
     LOCATION,
@@ -32,6 +34,7 @@ from .schemas import (
     WebhookConfigPageSchema,
     WebhookConfigSchema,
     WebhookConfigUpdateSchema,
+    WebhookIgnoredSchema,
 )
 
 configs_blp = Blueprint(
@@ -52,6 +55,7 @@ intake_blp = Blueprint(
 class WebhookConfigs(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="listWebhookConfigs")
     @configs_blp.arguments(WebhookConfigListArgsSchema(), location="query", unknown=ma.RAISE)
     @configs_blp.response(200, WebhookConfigPageSchema)
@@ -63,6 +67,7 @@ class WebhookConfigs(MethodView):
         """
         return service.list_configs(g.principal.tenant_id, args)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="createWebhookConfig", requestBody=WEBHOOK_CREATE_BODY)
     @configs_blp.arguments(WebhookConfigCreateSchema())
     @configs_blp.response(201, WebhookConfigCreatedSchema, headers=LOCATION)
@@ -81,6 +86,7 @@ class WebhookConfigs(MethodView):
 class WebhookConfigById(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="getWebhookConfig")
     @configs_blp.response(200, WebhookConfigSchema)
     @documents_errors(configs_blp, 401, 404, 503)
@@ -91,6 +97,7 @@ class WebhookConfigById(MethodView):
         """
         return service.get_config(g.principal.tenant_id, webhook_id)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="updateWebhookConfig")
     @configs_blp.arguments(WebhookConfigUpdateSchema())
     @configs_blp.response(200, WebhookConfigSchema)
@@ -102,6 +109,7 @@ class WebhookConfigById(MethodView):
         """
         return service.update_config(webhook_id, body, g.principal, g.correlation_id)
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="deleteWebhookConfig")
     @configs_blp.response(204)
     @documents_errors(configs_blp, 401, 404, 503)
@@ -118,6 +126,7 @@ class WebhookSecretRotation(MethodView):
     decorators = [auth_required]
 
     # The body is optional (no body: the default grace period), as the view always took it.
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="rotateWebhookSecret")
     @configs_blp.arguments(RotateSecretSchema(), required=False)
     @configs_blp.response(200, RotatedSecretSchema)
@@ -136,6 +145,7 @@ class WebhookSecretRotation(MethodView):
 class WebhookDeliveries(MethodView):
     decorators = [auth_required]
 
+    @scope_required(WEBHOOKS_ADMIN)
     @configs_blp.doc(operationId="listWebhookDeliveries")
     @configs_blp.arguments(DeliveryListArgsSchema(), location="query", unknown=ma.RAISE)
     @configs_blp.response(200, DeliveryPageSchema)
@@ -191,6 +201,12 @@ class WebhookIntake(MethodView):
     @intake_blp.response(
         202, WebhookAcceptedSchema, headers={**IDEMPOTENT_REPLAYED, **RATE_LIMIT_HEADERS}
     )
+    @intake_blp.alt_response(
+        200,
+        schema=WebhookIgnoredSchema,
+        description="The webhook's `filter` left this delivery out: no run",
+        success=True,
+    )
     @documents_errors(intake_blp, 400, 401, 403, 404, 413, 415, 429, 503)
     def post(self, webhook_id):
         """Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
@@ -208,6 +224,9 @@ class WebhookIntake(MethodView):
             remote_addr=request.remote_addr,
         )
         authenticated = intake.authenticate_delivery(webhook_id, incoming)
+        ignored = intake.ignore_if_filtered(authenticated)  # before the rate limit
+        if ignored is not None:  # a response object: not dumped with the 202 schema
+            return JSONBytesResponse(dumps(ignored), 200)
         g.principal = authenticated.principal  # the rate limit counts against its tenant
         runs = _accept_limited(authenticated)
         replayed = all(run.replayed for run in runs)

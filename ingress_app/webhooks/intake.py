@@ -45,7 +45,7 @@ from ..runs.service import Accepted, RunRequest, accept_run, validate_run
 from . import store
 from .crypto import secret_box
 from .models import WebhookConfig
-from .payloads import clean_delivery_id, map_input, mapping_headers, parse_body
+from .payloads import clean_delivery_id, map_input, mapping_headers, parse_body, passes_filter
 from .schemas import MAX_ITEMS_PER_DELIVERY
 from .service import RESOURCE
 from .verification import AuthFailure, header_name, verify_credentials
@@ -126,6 +126,7 @@ class Webhook:
     require_delivery_id: bool = False
     callback_url: str | None = None
     callback_events: list[str] | None = None
+    filter: str | None = None
 
     @property
     def actor(self) -> str:
@@ -178,6 +179,7 @@ def _load_webhook(webhook_id: str) -> Webhook:
         require_delivery_id=bool(settings.get("require_delivery_id")),
         callback_url=settings.get("callback_url"),
         callback_events=settings.get("callback_events"),
+        filter=config.filter,
     )
     db.session.rollback()  # end the read transaction
     return webhook
@@ -330,18 +332,56 @@ def _payload(authenticated: AuthenticatedDelivery) -> Any:
     return payload
 
 
-def _run_request(
-    authenticated: AuthenticatedDelivery, payload: Any, request_id: str | None
-) -> RunRequest:
+def _view(authenticated: AuthenticatedDelivery, payload: Any) -> dict[str, Any]:
+    """What mappings and filters read: `{payload, headers, query}` (without the header
+    that carries the webhook's credential)."""
     webhook = authenticated.webhook
     hidden = {name for name in (header_name(webhook.auth_type, webhook.auth_options),) if name}
-    view = {
+    return {
         "payload": payload,
         "headers": mapping_headers(
             authenticated.delivery.headers, authenticated.envelope_headers, hidden
         ),
         "query": authenticated.delivery.query,
     }
+
+
+def ignore_if_filtered(authenticated: AuthenticatedDelivery) -> dict[str, Any] | None:
+    """The 200 body `{ignored, delivery_id}` when the webhook's filter leaves this
+    delivery out (recorded as `filtered`, no run, no audit event), else None.
+
+    Called before the tenant's rate limit: a left-out delivery is not a run. A delivery
+    whose payload or delivery id the pipeline would refuse is not judged here: it goes
+    on and is refused (and recorded) as without a filter."""
+    webhook = authenticated.webhook
+    if webhook.filter is None:
+        return None
+    try:
+        payload = _payload(authenticated)
+        delivery_id = _delivery_id(authenticated)
+    except ApiError:
+        db.session.rollback()
+        return None
+    passed, problem = passes_filter(webhook.filter, _view(authenticated, payload))
+    if passed:
+        return None
+    _record(
+        webhook,
+        delivery_id=delivery_id,
+        received_at=authenticated.received_at,
+        outcome="filtered",
+        status=200,
+        detail={"filter_error": problem} if problem else None,
+    )
+    db.session.commit()
+    return {"ignored": True, "delivery_id": delivery_id}
+
+
+def _run_request(
+    authenticated: AuthenticatedDelivery, payload: Any, request_id: str | None
+) -> RunRequest:
+    webhook = authenticated.webhook
+    view = _view(authenticated, payload)
     inline = webhook.flow_definition is not None
     return RunRequest(
         flow_id=None if inline else webhook.flow_id,

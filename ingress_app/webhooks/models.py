@@ -48,6 +48,8 @@ class WebhookConfig(db.Model):
     previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     description: Mapped[str | None] = mapped_column(Text)
+    #: JMESPath over `{payload, headers, query}`: a falsy result ignores the delivery
+    filter: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property

@@ -137,6 +137,37 @@ def compile_mapping(mapping: Mapping[str, str]) -> dict[str, Any]:
     return compiled
 
 
+def compile_filter(expression: str) -> Any:
+    """A webhook's `filter`, compiled; a bad one is a 400 on `filter`."""
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        message = f"not a valid JMESPath expression: {_first_line(exc)}"
+    except RecursionError:
+        message = "the expression is nested too deeply"
+    raise ValidationFailed([{"path": "filter", "message": message}])
+
+
+def passes_filter(expression: str, view: dict[str, Any]) -> tuple[bool, str | None]:
+    """Whether a delivery passes the filter (a truthy result, as JMESPath defines
+    truth), and why not when evaluating it failed on this data (then it does not)."""
+    try:
+        result = jmespath.compile(expression).search(view)
+    except Exception as exc:  # type errors on odd data: the delivery is left out
+        return False, f"the filter failed: {_first_line(exc)}"[:300]
+    return _truthy(result), None
+
+
+def _truthy(value: Any) -> bool:
+    """JMESPath's truth: null, false and empty strings, lists and objects are false;
+    numbers (0 too) are true."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, str | list | dict):
+        return len(value) > 0
+    return True
+
+
 def map_input(mapping: Mapping[str, str] | None, view: dict[str, Any]) -> dict[str, Any]:
     """The run input: the payload itself, or `{key: JMESPath over {payload, headers, query}}`."""
     if not mapping:

@@ -37,7 +37,22 @@ RESERVED_HEADERS = frozenset(
         "x-correlation-id",
     }
 )
-OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied")
+OUTCOMES = ("accepted", "replayed", "unauthorized", "rejected", "denied", "filtered")
+#: Longest `filter` expression a webhook may have.
+MAX_FILTER_LENGTH = 1000
+
+
+def _filter_field(**kwargs):
+    return ma.fields.String(
+        validate=validate.Length(min=1, max=MAX_FILTER_LENGTH),
+        metadata={
+            "description": "JMESPath over `{payload, headers (lower-case names), query}`; a delivery for which "
+            "it is falsy (null, false, empty) starts no run: 200 `{ignored: true}`, recorded "
+            "as `filtered`",
+            "example": "payload.action == 'opened'",
+        },
+        **kwargs,
+    )
 #: How a delivery whose payload is a list of items starts runs.
 ITEMS_MODES = ("each", "list")
 MAX_ITEMS_PER_DELIVERY = 100
@@ -165,6 +180,7 @@ class WebhookConfigCreateSchema(ma.Schema):
     )
     auth = ma.fields.Nested(WebhookAuthSchema, load_default=lambda: {"type": "standard-webhooks"})
     input_mapping = _mapping_field(allow_none=True)
+    filter = _filter_field(allow_none=True, load_default=None)
     items = _items_field(allow_none=True, load_default=None)
     callback_url = callback_url_field(allow_none=True, load_default=None)
     callback_events = callback_events_field(allow_none=True, load_default=None)
@@ -214,6 +230,7 @@ class WebhookConfigUpdateSchema(ma.Schema):
     source = ma.fields.String(validate=validate.Length(min=1, max=64))
     auth = ma.fields.Nested(WebhookAuthSchema)
     input_mapping = _mapping_field(allow_none=True)
+    filter = _filter_field(allow_none=True)
     items = _items_field(allow_none=True)
     callback_url = callback_url_field(allow_none=True)
     callback_events = callback_events_field(allow_none=True)
@@ -246,6 +263,7 @@ class WebhookConfigSchema(ma.Schema):
     source = ma.fields.String(required=True)
     auth = ma.fields.Nested(WebhookAuthOutSchema, required=True)
     input_mapping = ma.fields.Dict(allow_none=True)
+    filter = ma.fields.String(allow_none=True)
     items = EnumString(WEBHOOK_ITEMS_MODE, allow_none=True)
     callback_url = ma.fields.String(allow_none=True)
     callback_events = ma.fields.List(ma.fields.String(), allow_none=True)
@@ -395,5 +413,14 @@ WEBHOOK_PAYLOAD = {
         {"type": "boolean"},
     ],
 }
+
+
+class WebhookIgnoredSchema(ma.Schema):
+    """A delivery the webhook's `filter` left out: no run was started."""
+
+    ignored = ma.fields.Boolean(required=True, metadata={"enum": [True]})
+    delivery_id = ma.fields.String(allow_none=True, required=True)
+
+
 WebhookConfigPageSchema = page_schema(WebhookConfigSchema, "WebhookConfigPage")
 DeliveryPageSchema = page_schema(DeliverySchema, "WebhookDeliveryPage")

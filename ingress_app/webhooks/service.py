@@ -21,14 +21,14 @@ from ..config import ConfigError, is_production
 from ..db_types import utcnow
 from ..errors import ApiError, NotFound, ValidationFailed
 from ..extensions import db
-from ..flows import FlowValidationError, parse_flow
+from ..flows import FlowValidationError, inputs, parse_flow
 from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
 from . import store
 from .crypto import generate_secret, secret_box
 from .models import DeliveryRecord, WebhookConfig
-from .payloads import compile_mapping
+from .payloads import compile_filter, compile_mapping
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def config_to_dict(config: WebhookConfig) -> dict[str, Any]:
         "source": config.source,
         "auth": _auth_view(config),
         "input_mapping": settings.get("input_mapping"),
+        "filter": config.filter,
         "items": settings.get("items"),
         "require_delivery_id": bool(settings.get("require_delivery_id")),
         "callback_url": settings.get("callback_url"),
@@ -154,6 +155,12 @@ def _flow_reference(
             flow = parse_flow(definition)
         except FlowValidationError as exc:
             raise ValidationFailed(exc.problems) from None
+        if flow.extra.get(inputs.SCHEMA_KEY) is not None:
+            problems = inputs.schema_problems(
+                flow.extra[inputs.SCHEMA_KEY], f"flow_definition.{inputs.SCHEMA_KEY}"
+            )
+            if problems:
+                raise ValidationFailed(problems)
         if flow_id is not None and flow_id != flow.id:
             raise ValidationFailed(
                 [{"path": "flow_id", "message": f"does not match flow_definition.id {flow.id!r}"}]
@@ -227,6 +234,8 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
     mapping = data.get("input_mapping") or None
     if mapping:
         compile_mapping(mapping)
+    if data.get("filter"):
+        compile_filter(data["filter"])
     auth_type, auth_options = _auth_settings(data["auth"])
     if data.get("callback_url"):
         check_callback_url(data["callback_url"])
@@ -254,6 +263,7 @@ def create_config(data: dict[str, Any], principal: Principal, correlation_id: st
         auth_type=auth_type,
         secret=secret_box().seal(secret),
         description=data.get("description"),
+        filter=data.get("filter"),
     )
     db.session.add(config)
     _audit_config(
@@ -323,6 +333,10 @@ def update_config(
             if mapping:
                 compile_mapping(mapping)
             settings["input_mapping"] = mapping
+        if "filter" in data:
+            if data["filter"]:
+                compile_filter(data["filter"])
+            config.filter = data["filter"]
         if data.get("callback_url"):
             check_callback_url(data["callback_url"])
         for name in ("items", "require_delivery_id", "callback_url", "callback_events"):

@@ -110,6 +110,8 @@ def test_a_good_file_gives_each_tenant_its_effective_policies(policies_file):
         },
         "rate_limit": "100/minute",
         "webhook_sources": ["zapier"],
+        "max_active_runs": None,
+        "max_active_runs_per_flow": None,
     }
     assert engine.describe("globex")["policies"]["retry_limit"] == {
         "max_retries": 10,
@@ -148,7 +150,8 @@ def test_an_unknown_top_level_key_stops_startup(policies_file):
         """)
 
     assert startup_error(path) == (
-        f"{path}:2: polices: unknown key (expected one of ['default_rate_limit', 'plugins', "
+        f"{path}:2: polices: unknown key (expected one of ['default_rate_limit', "
+        "'max_active_runs', 'max_active_runs_per_flow', 'plugins', "
         "'policies', 'tenants', 'version', 'webhook_sources'])"
     )
 

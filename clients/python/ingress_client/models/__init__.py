@@ -20,6 +20,7 @@ from .flow_definition import FlowDefinition
 from .flow_origin import FlowOrigin
 from .flow_page import FlowPage
 from .flow_register import FlowRegister
+from .flow_register_input_schema_type_0 import FlowRegisterInputSchemaType0
 from .flow_register_metadata_type_0 import FlowRegisterMetadataType0
 from .flow_type import FlowType
 from .flow_version import FlowVersion
@@ -74,6 +75,7 @@ from .webhook_config_update import WebhookConfigUpdate
 from .webhook_config_update_callback_events_type_0_item import WebhookConfigUpdateCallbackEventsType0Item
 from .webhook_config_update_input_mapping_type_0 import WebhookConfigUpdateInputMappingType0
 from .webhook_delivery_page import WebhookDeliveryPage
+from .webhook_ignored import WebhookIgnored
 from .webhook_items_mode import WebhookItemsMode
 from .webhook_of_inline_flow import WebhookOfInlineFlow
 from .webhook_of_inline_flow_callback_events_type_0_item import WebhookOfInlineFlowCallbackEventsType0Item
@@ -104,6 +106,7 @@ __all__ = (
     "FlowOrigin",
     "FlowPage",
     "FlowRegister",
+    "FlowRegisterInputSchemaType0",
     "FlowRegisterMetadataType0",
     "FlowType",
     "FlowVersion",
@@ -158,6 +161,7 @@ __all__ = (
     "WebhookConfigUpdateCallbackEventsType0Item",
     "WebhookConfigUpdateInputMappingType0",
     "WebhookDeliveryPage",
+    "WebhookIgnored",
     "WebhookItemsMode",
     "WebhookOfInlineFlow",
     "WebhookOfInlineFlowCallbackEventsType0Item",

@@ -3,6 +3,7 @@ from enum import StrEnum
 class DeliveryOutcome(StrEnum):
     ACCEPTED = "accepted"
     DENIED = "denied"
+    FILTERED = "filtered"
     REJECTED = "rejected"
     REPLAYED = "replayed"
     UNAUTHORIZED = "unauthorized"

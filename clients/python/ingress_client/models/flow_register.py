@@ -13,6 +13,7 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
+  from ..models.flow_register_input_schema_type_0 import FlowRegisterInputSchemaType0
   from ..models.flow_register_metadata_type_0 import FlowRegisterMetadataType0
   from ..models.task import Task
 
@@ -37,6 +38,8 @@ class FlowRegister:
             name (None | str | Unset):
             description (None | str | Unset):
             tags (list[str] | None | Unset): Labels for search (`GET /v1/flows?tag=`); stored as a sorted set
+            input_schema (FlowRegisterInputSchemaType0 | None | Unset): JSON Schema (2020-12) every run's `input` must
+                satisfy (400 with `detail.problems` otherwise); checked here; defaults are not injected
             metadata (FlowRegisterMetadataType0 | None | Unset): Free metadata, stored and shown as given
      """
 
@@ -48,6 +51,7 @@ class FlowRegister:
     name: None | str | Unset = UNSET
     description: None | str | Unset = UNSET
     tags: list[str] | None | Unset = UNSET
+    input_schema: FlowRegisterInputSchemaType0 | None | Unset = UNSET
     metadata: FlowRegisterMetadataType0 | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -56,6 +60,7 @@ class FlowRegister:
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.flow_register_input_schema_type_0 import FlowRegisterInputSchemaType0 # noqa: PLC0415
         from ..models.flow_register_metadata_type_0 import FlowRegisterMetadataType0 # noqa: PLC0415
         from ..models.task import Task # noqa: PLC0415
         id = self.id
@@ -106,6 +111,14 @@ class FlowRegister:
         else:
             tags = self.tags
 
+        input_schema: dict[str, Any] | None | Unset
+        if isinstance(self.input_schema, Unset):
+            input_schema = UNSET
+        elif isinstance(self.input_schema, FlowRegisterInputSchemaType0):
+            input_schema = self.input_schema.to_dict()
+        else:
+            input_schema = self.input_schema
+
         metadata: dict[str, Any] | None | Unset
         if isinstance(self.metadata, Unset):
             metadata = UNSET
@@ -133,6 +146,8 @@ class FlowRegister:
             field_dict["description"] = description
         if tags is not UNSET:
             field_dict["tags"] = tags
+        if input_schema is not UNSET:
+            field_dict["input_schema"] = input_schema
         if metadata is not UNSET:
             field_dict["metadata"] = metadata
 
@@ -142,6 +157,7 @@ class FlowRegister:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.flow_register_input_schema_type_0 import FlowRegisterInputSchemaType0 # noqa: PLC0415
         from ..models.flow_register_metadata_type_0 import FlowRegisterMetadataType0 # noqa: PLC0415
         from ..models.task import Task # noqa: PLC0415
         d = dict(src_dict)
@@ -225,6 +241,26 @@ class FlowRegister:
         tags = _parse_tags(d.pop("tags", UNSET))
 
 
+        def _parse_input_schema(data: object) -> FlowRegisterInputSchemaType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                input_schema_type_0 = FlowRegisterInputSchemaType0.from_dict(data)
+
+
+
+                return input_schema_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(FlowRegisterInputSchemaType0 | None | Unset, data)
+
+        input_schema = _parse_input_schema(d.pop("input_schema", UNSET))
+
+
         def _parse_metadata(data: object) -> FlowRegisterMetadataType0 | None | Unset:
             if data is None:
                 return data
@@ -254,6 +290,7 @@ class FlowRegister:
             name=name,
             description=description,
             tags=tags,
+            input_schema=input_schema,
             metadata=metadata,
         )
 

@@ -43,6 +43,7 @@ class WebhookConfig:
             flow_version (None | str | Unset):
             flow_definition (FlowDefinition | None | Unset):
             input_mapping (None | Unset | WebhookConfigInputMappingType0):
+            filter_ (None | str | Unset):
             items (None | Unset | WebhookItemsMode):
             callback_url (None | str | Unset):
             callback_events (list[str] | None | Unset):
@@ -64,6 +65,7 @@ class WebhookConfig:
     flow_version: None | str | Unset = UNSET
     flow_definition: FlowDefinition | None | Unset = UNSET
     input_mapping: None | Unset | WebhookConfigInputMappingType0 = UNSET
+    filter_: None | str | Unset = UNSET
     items: None | Unset | WebhookItemsMode = UNSET
     callback_url: None | str | Unset = UNSET
     callback_events: list[str] | None | Unset = UNSET
@@ -119,6 +121,12 @@ class WebhookConfig:
             input_mapping = self.input_mapping.to_dict()
         else:
             input_mapping = self.input_mapping
+
+        filter_: None | str | Unset
+        if isinstance(self.filter_, Unset):
+            filter_ = UNSET
+        else:
+            filter_ = self.filter_
 
         items: None | str | Unset
         if isinstance(self.items, Unset):
@@ -179,6 +187,8 @@ class WebhookConfig:
             field_dict["flow_definition"] = flow_definition
         if input_mapping is not UNSET:
             field_dict["input_mapping"] = input_mapping
+        if filter_ is not UNSET:
+            field_dict["filter"] = filter_
         if items is not UNSET:
             field_dict["items"] = items
         if callback_url is not UNSET:
@@ -279,6 +289,16 @@ class WebhookConfig:
         input_mapping = _parse_input_mapping(d.pop("input_mapping", UNSET))
 
 
+        def _parse_filter_(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        filter_ = _parse_filter_(d.pop("filter", UNSET))
+
+
         def _parse_items(data: object) -> None | Unset | WebhookItemsMode:
             if data is None:
                 return data
@@ -371,6 +391,7 @@ class WebhookConfig:
             flow_version=flow_version,
             flow_definition=flow_definition,
             input_mapping=input_mapping,
+            filter_=filter_,
             items=items,
             callback_url=callback_url,
             callback_events=callback_events,

@@ -37,6 +37,9 @@ class WebhookConfigUpdate:
             auth (WebhookAuth | Unset):
             input_mapping (None | Unset | WebhookConfigUpdateInputMappingType0): Run input key → JMESPath over {payload,
                 headers, query}; none: the payload is the input
+            filter_ (None | str | Unset): JMESPath over `{payload, headers (lower-case names), query}`; a delivery for which
+                it is falsy (null, false, empty) starts no run: 200 `{ignored: true}`, recorded as `filtered` Example:
+                payload.action == 'opened'.
             items (None | Unset | WebhookItemsMode): A payload that is a list of items (n8n sends its items so): `each`
                 starts one run per item (at most 100), `list` one run whose payload is always the list, however many items
                 arrive. Unset: one run, and a list payload needs a mapping.
@@ -56,6 +59,7 @@ class WebhookConfigUpdate:
     source: str | Unset = UNSET
     auth: WebhookAuth | Unset = UNSET
     input_mapping: None | Unset | WebhookConfigUpdateInputMappingType0 = UNSET
+    filter_: None | str | Unset = UNSET
     items: None | Unset | WebhookItemsMode = UNSET
     callback_url: None | str | Unset = UNSET
     callback_events: list[WebhookConfigUpdateCallbackEventsType0Item] | None | Unset = UNSET
@@ -100,6 +104,12 @@ class WebhookConfigUpdate:
             input_mapping = self.input_mapping.to_dict()
         else:
             input_mapping = self.input_mapping
+
+        filter_: None | str | Unset
+        if isinstance(self.filter_, Unset):
+            filter_ = UNSET
+        else:
+            filter_ = self.filter_
 
         items: None | str | Unset
         if isinstance(self.items, Unset):
@@ -155,6 +165,8 @@ class WebhookConfigUpdate:
             field_dict["auth"] = auth
         if input_mapping is not UNSET:
             field_dict["input_mapping"] = input_mapping
+        if filter_ is not UNSET:
+            field_dict["filter"] = filter_
         if items is not UNSET:
             field_dict["items"] = items
         if callback_url is not UNSET:
@@ -242,6 +254,16 @@ class WebhookConfigUpdate:
         input_mapping = _parse_input_mapping(d.pop("input_mapping", UNSET))
 
 
+        def _parse_filter_(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        filter_ = _parse_filter_(d.pop("filter", UNSET))
+
+
         def _parse_items(data: object) -> None | Unset | WebhookItemsMode:
             if data is None:
                 return data
@@ -318,6 +340,7 @@ class WebhookConfigUpdate:
             source=source,
             auth=auth,
             input_mapping=input_mapping,
+            filter_=filter_,
             items=items,
             callback_url=callback_url,
             callback_events=callback_events,

@@ -37,6 +37,9 @@ class WebhookOfInlineFlow:
             auth (WebhookAuth | Unset):
             input_mapping (None | Unset | WebhookOfInlineFlowInputMappingType0): Run input key → JMESPath over {payload,
                 headers, query}; none: the payload is the input
+            filter_ (None | str | Unset): JMESPath over `{payload, headers (lower-case names), query}`; a delivery for which
+                it is falsy (null, false, empty) starts no run: 200 `{ignored: true}`, recorded as `filtered` Example:
+                payload.action == 'opened'.
             items (None | Unset | WebhookItemsMode): A payload that is a list of items (n8n sends its items so): `each`
                 starts one run per item (at most 100), `list` one run whose payload is always the list, however many items
                 arrive. Unset: one run, and a list payload needs a mapping.
@@ -56,6 +59,7 @@ class WebhookOfInlineFlow:
     source: str | Unset = 'generic'
     auth: WebhookAuth | Unset = UNSET
     input_mapping: None | Unset | WebhookOfInlineFlowInputMappingType0 = UNSET
+    filter_: None | str | Unset = UNSET
     items: None | Unset | WebhookItemsMode = UNSET
     callback_url: None | str | Unset = UNSET
     callback_events: list[WebhookOfInlineFlowCallbackEventsType0Item] | None | Unset = UNSET
@@ -90,6 +94,12 @@ class WebhookOfInlineFlow:
             input_mapping = self.input_mapping.to_dict()
         else:
             input_mapping = self.input_mapping
+
+        filter_: None | str | Unset
+        if isinstance(self.filter_, Unset):
+            filter_ = UNSET
+        else:
+            filter_ = self.filter_
 
         items: None | str | Unset
         if isinstance(self.items, Unset):
@@ -144,6 +154,8 @@ class WebhookOfInlineFlow:
             field_dict["auth"] = auth
         if input_mapping is not UNSET:
             field_dict["input_mapping"] = input_mapping
+        if filter_ is not UNSET:
+            field_dict["filter"] = filter_
         if items is not UNSET:
             field_dict["items"] = items
         if callback_url is not UNSET:
@@ -206,6 +218,16 @@ class WebhookOfInlineFlow:
             return cast(None | Unset | WebhookOfInlineFlowInputMappingType0, data)
 
         input_mapping = _parse_input_mapping(d.pop("input_mapping", UNSET))
+
+
+        def _parse_filter_(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        filter_ = _parse_filter_(d.pop("filter", UNSET))
 
 
         def _parse_items(data: object) -> None | Unset | WebhookItemsMode:
@@ -284,6 +306,7 @@ class WebhookOfInlineFlow:
             source=source,
             auth=auth,
             input_mapping=input_mapping,
+            filter_=filter_,
             items=items,
             callback_url=callback_url,
             callback_events=callback_events,

@@ -48,6 +48,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 503:
         response_503 = Error.from_dict(response.json())
 
@@ -74,7 +81,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[CallbackSecret | Error]:
     """ Show the tenant's callback signing secret (made on first read).
@@ -102,7 +109,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> CallbackSecret | Error | None:
     """ Show the tenant's callback signing secret (made on first read).
@@ -125,7 +132,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[CallbackSecret | Error]:
     """ Show the tenant's callback signing secret (made on first read).
@@ -153,7 +160,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> CallbackSecret | Error | None:
     """ Show the tenant's callback signing secret (made on first read).

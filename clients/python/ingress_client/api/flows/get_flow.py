@@ -49,6 +49,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -83,7 +90,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     flow_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | FlowVersion]:
     """ Show the latest version of a flow (deprecated versions are skipped).
@@ -117,7 +124,7 @@ def sync_detailed(
 def sync(
     flow_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | FlowVersion | None:
     """ Show the latest version of a flow (deprecated versions are skipped).
@@ -146,7 +153,7 @@ client=client,
 async def asyncio_detailed(
     flow_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | FlowVersion]:
     """ Show the latest version of a flow (deprecated versions are skipped).
@@ -180,7 +187,7 @@ async def asyncio_detailed(
 async def asyncio(
     flow_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | FlowVersion | None:
     """ Show the latest version of a flow (deprecated versions are skipped).

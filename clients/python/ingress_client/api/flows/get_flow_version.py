@@ -50,6 +50,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -85,7 +92,7 @@ def sync_detailed(
     flow_id: str,
     version: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | FlowVersion]:
     """ Show one version of a flow, deprecated or not.
@@ -121,7 +128,7 @@ def sync(
     flow_id: str,
     version: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | FlowVersion | None:
     """ Show one version of a flow, deprecated or not.
@@ -152,7 +159,7 @@ async def asyncio_detailed(
     flow_id: str,
     version: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | FlowVersion]:
     """ Show one version of a flow, deprecated or not.
@@ -188,7 +195,7 @@ async def asyncio(
     flow_id: str,
     version: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | FlowVersion | None:
     """ Show one version of a flow, deprecated or not.

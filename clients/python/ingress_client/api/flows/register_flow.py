@@ -124,7 +124,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: FlowRegister,
 
 ) -> Response[Error | FlowVersion]:
@@ -159,7 +159,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: FlowRegister,
 
 ) -> Error | FlowVersion | None:
@@ -189,7 +189,7 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: FlowRegister,
 
 ) -> Response[Error | FlowVersion]:
@@ -224,7 +224,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: FlowRegister,
 
 ) -> Error | FlowVersion | None:

@@ -49,6 +49,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -90,7 +97,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | Run]:
     """ Ask the orchestrator to cancel a run (status becomes CANCEL_REQUESTED).
@@ -123,7 +130,7 @@ def sync_detailed(
 def sync(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | Run | None:
     """ Ask the orchestrator to cancel a run (status becomes CANCEL_REQUESTED).
@@ -151,7 +158,7 @@ client=client,
 async def asyncio_detailed(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | Run]:
     """ Ask the orchestrator to cancel a run (status becomes CANCEL_REQUESTED).
@@ -184,7 +191,7 @@ async def asyncio_detailed(
 async def asyncio(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | Run | None:
     """ Ask the orchestrator to cancel a run (status becomes CANCEL_REQUESTED).

@@ -142,7 +142,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
@@ -180,7 +180,7 @@ idempotency_key=idempotency_key,
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
@@ -213,7 +213,7 @@ idempotency_key=idempotency_key,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 
@@ -251,7 +251,7 @@ idempotency_key=idempotency_key,
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
     idempotency_key: str | Unset = UNSET,
 

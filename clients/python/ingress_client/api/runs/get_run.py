@@ -66,6 +66,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -100,7 +107,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     wait: int | Unset = UNSET,
 
 ) -> Response[Error | Run]:
@@ -140,7 +147,7 @@ wait=wait,
 def sync(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     wait: int | Unset = UNSET,
 
 ) -> Error | Run | None:
@@ -175,7 +182,7 @@ wait=wait,
 async def asyncio_detailed(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     wait: int | Unset = UNSET,
 
 ) -> Response[Error | Run]:
@@ -215,7 +222,7 @@ wait=wait,
 async def asyncio(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     wait: int | Unset = UNSET,
 
 ) -> Error | Run | None:

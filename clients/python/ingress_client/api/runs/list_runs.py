@@ -95,6 +95,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 503:
         response_503 = Error.from_dict(response.json())
 
@@ -121,7 +128,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     status: RunStatus | Unset = UNSET,
@@ -174,7 +181,7 @@ include=include,
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     status: RunStatus | Unset = UNSET,
@@ -222,7 +229,7 @@ include=include,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     status: RunStatus | Unset = UNSET,
@@ -275,7 +282,7 @@ include=include,
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     status: RunStatus | Unset = UNSET,

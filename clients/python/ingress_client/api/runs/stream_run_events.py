@@ -64,6 +64,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -98,7 +105,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     last_event_id: str | Unset = UNSET,
 
 ) -> Response[Error | RunStatusEvent]:
@@ -136,7 +143,7 @@ last_event_id=last_event_id,
 def sync(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     last_event_id: str | Unset = UNSET,
 
 ) -> Error | RunStatusEvent | None:
@@ -169,7 +176,7 @@ last_event_id=last_event_id,
 async def asyncio_detailed(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     last_event_id: str | Unset = UNSET,
 
 ) -> Response[Error | RunStatusEvent]:
@@ -207,7 +214,7 @@ last_event_id=last_event_id,
 async def asyncio(
     run_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     last_event_id: str | Unset = UNSET,
 
 ) -> Error | RunStatusEvent | None:

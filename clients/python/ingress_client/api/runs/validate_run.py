@@ -123,7 +123,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Response[Error | RunValidation]:
@@ -158,7 +158,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Error | RunValidation | None:
@@ -188,7 +188,7 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Response[Error | RunValidation]:
@@ -223,7 +223,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RunOfInlineFlow | RunOfRegisteredFlow,
 
 ) -> Error | RunValidation | None:

@@ -45,6 +45,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -79,7 +86,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     subscription_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Any | Error]:
     """ Delete a subscription.
@@ -112,7 +119,7 @@ def sync_detailed(
 def sync(
     subscription_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Any | Error | None:
     """ Delete a subscription.
@@ -140,7 +147,7 @@ client=client,
 async def asyncio_detailed(
     subscription_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Any | Error]:
     """ Delete a subscription.
@@ -173,7 +180,7 @@ async def asyncio_detailed(
 async def asyncio(
     subscription_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Any | Error | None:
     """ Delete a subscription.

@@ -69,6 +69,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -116,7 +123,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Response[Error | WebhookConfigCreated]:
@@ -150,7 +157,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Error | WebhookConfigCreated | None:
@@ -179,7 +186,7 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Response[Error | WebhookConfigCreated]:
@@ -213,7 +220,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookOfInlineFlow | WebhookOfRegisteredFlow,
 
 ) -> Error | WebhookConfigCreated | None:

@@ -74,6 +74,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 503:
         response_503 = Error.from_dict(response.json())
 
@@ -100,7 +107,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     source: str | Unset = UNSET,
@@ -142,7 +149,7 @@ enabled=enabled,
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     source: str | Unset = UNSET,
@@ -179,7 +186,7 @@ enabled=enabled,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     source: str | Unset = UNSET,
@@ -221,7 +228,7 @@ enabled=enabled,
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     source: str | Unset = UNSET,

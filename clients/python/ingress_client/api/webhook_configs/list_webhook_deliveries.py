@@ -77,6 +77,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -111,7 +118,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     outcome: DeliveryOutcome | Unset = UNSET,
@@ -156,7 +163,7 @@ outcome=outcome,
 def sync(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     outcome: DeliveryOutcome | Unset = UNSET,
@@ -196,7 +203,7 @@ outcome=outcome,
 async def asyncio_detailed(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     outcome: DeliveryOutcome | Unset = UNSET,
@@ -241,7 +248,7 @@ outcome=outcome,
 async def asyncio(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     limit: int | Unset = 20,
     cursor: str | Unset = UNSET,
     outcome: DeliveryOutcome | Unset = UNSET,

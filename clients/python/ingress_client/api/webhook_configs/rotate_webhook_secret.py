@@ -67,6 +67,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -108,7 +115,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RotateSecret | Unset = UNSET,
 
 ) -> Response[Error | RotatedSecret]:
@@ -144,7 +151,7 @@ body=body,
 def sync(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RotateSecret | Unset = UNSET,
 
 ) -> Error | RotatedSecret | None:
@@ -175,7 +182,7 @@ body=body,
 async def asyncio_detailed(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RotateSecret | Unset = UNSET,
 
 ) -> Response[Error | RotatedSecret]:
@@ -211,7 +218,7 @@ body=body,
 async def asyncio(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: RotateSecret | Unset = UNSET,
 
 ) -> Error | RotatedSecret | None:

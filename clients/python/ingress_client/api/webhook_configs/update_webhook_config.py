@@ -64,6 +64,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Error.from_dict(response.json())
 
@@ -112,7 +119,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookConfigUpdate,
 
 ) -> Response[Error | WebhookConfig]:
@@ -148,7 +155,7 @@ body=body,
 def sync(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookConfigUpdate,
 
 ) -> Error | WebhookConfig | None:
@@ -179,7 +186,7 @@ body=body,
 async def asyncio_detailed(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookConfigUpdate,
 
 ) -> Response[Error | WebhookConfig]:
@@ -215,7 +222,7 @@ body=body,
 async def asyncio(
     webhook_id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: WebhookConfigUpdate,
 
 ) -> Error | WebhookConfig | None:

@@ -10,6 +10,7 @@ from ... import errors
 
 from ...models.error import Error
 from ...models.webhook_accepted import WebhookAccepted
+from ...models.webhook_ignored import WebhookIgnored
 from ...models.webhook_payload_type_0 import WebhookPayloadType0
 from ...types import UNSET, Unset
 from typing import cast
@@ -55,7 +56,14 @@ def _get_kwargs(
 
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Error | WebhookAccepted:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Error | WebhookAccepted | WebhookIgnored:
+    if response.status_code == 200:
+        response_200 = WebhookIgnored.from_dict(response.json())
+
+
+
+        return response_200
+
     if response.status_code == 202:
         response_202 = WebhookAccepted.from_dict(response.json())
 
@@ -127,7 +135,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Error | WebhookAccepted]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Error | WebhookAccepted | WebhookIgnored]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -143,7 +151,7 @@ def sync_detailed(
     body: bool | float | list[Any] | None | str | Unset | WebhookPayloadType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
 
-) -> Response[Error | WebhookAccepted]:
+) -> Response[Error | WebhookAccepted | WebhookIgnored]:
     """ Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
 
      JSON, form-encoded (`application/x-www-form-urlencoded`, Zapier's `a__b` keys
@@ -164,7 +172,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Error | WebhookAccepted]
+        Response[Error | WebhookAccepted | WebhookIgnored]
      """
 
 
@@ -188,7 +196,7 @@ def sync(
     body: bool | float | list[Any] | None | str | Unset | WebhookPayloadType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
 
-) -> Error | WebhookAccepted | None:
+) -> Error | WebhookAccepted | WebhookIgnored | None:
     """ Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
 
      JSON, form-encoded (`application/x-www-form-urlencoded`, Zapier's `a__b` keys
@@ -209,7 +217,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Error | WebhookAccepted
+        Error | WebhookAccepted | WebhookIgnored
      """
 
 
@@ -228,7 +236,7 @@ async def asyncio_detailed(
     body: bool | float | list[Any] | None | str | Unset | WebhookPayloadType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
 
-) -> Response[Error | WebhookAccepted]:
+) -> Response[Error | WebhookAccepted | WebhookIgnored]:
     """ Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
 
      JSON, form-encoded (`application/x-www-form-urlencoded`, Zapier's `a__b` keys
@@ -249,7 +257,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Error | WebhookAccepted]
+        Response[Error | WebhookAccepted | WebhookIgnored]
      """
 
 
@@ -273,7 +281,7 @@ async def asyncio(
     body: bool | float | list[Any] | None | str | Unset | WebhookPayloadType0 = UNSET,
     idempotency_key: str | Unset = UNSET,
 
-) -> Error | WebhookAccepted | None:
+) -> Error | WebhookAccepted | WebhookIgnored | None:
     """ Start the webhook's flow with this delivery (no JWT: the webhook's auth decides).
 
      JSON, form-encoded (`application/x-www-form-urlencoded`, Zapier's `a__b` keys
@@ -294,7 +302,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Error | WebhookAccepted
+        Error | WebhookAccepted | WebhookIgnored
      """
 
 
