@@ -25,13 +25,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..audit.models import AuditEvent
 from ..errors import ApiError
 from ..extensions import db
 from ..jsonutil import dumps_str
-from ..outbox.models import OutboxMessage
 from ..policies.runtime import policy_engine
 from .models import CANCEL_REQUESTED, PENDING, RUNNING, FlowRun
+from .store import insert_message_and_audit
 
 _JSON_COLUMNS = ("input_data", "flow_definition", "policy_modifications")
 TENANT_WIDE = ""  # the tenant's row: flow ids are never empty
@@ -206,21 +205,7 @@ def insert_counted_run(
             session.rollback()
             return False
         session.execute(_INCREMENT, params)
-        session.execute(
-            OutboxMessage.__table__.insert().values(
-                **message, key=run["run_id"], created_at=run["created_at"], attempts=0
-            )
-        )
-        session.execute(
-            AuditEvent.__table__.insert().values(
-                **audit,
-                occurred_at=run["created_at"],
-                tenant_id=tenant_id,
-                resource_type="run",
-                resource_id=run["run_id"],
-                correlation_id=run["correlation_id"],
-            )
-        )
+        insert_message_and_audit(session, run, message, audit)
         session.commit()
         return True
     except Exception:

@@ -257,26 +257,31 @@ def _insert_generic(run, message, audit) -> bool:
         if session.execute(stmt).rowcount == 0:
             session.rollback()
             return False
-        session.execute(
-            OutboxMessage.__table__.insert().values(
-                **message, key=run["run_id"], created_at=run["created_at"], attempts=0
-            )
-        )
-        session.execute(
-            AuditEvent.__table__.insert().values(
-                **audit,
-                occurred_at=run["created_at"],
-                tenant_id=run["tenant_id"],
-                resource_type="run",
-                resource_id=run["run_id"],
-                correlation_id=run["correlation_id"],
-            )
-        )
+        insert_message_and_audit(session, run, message, audit)
         session.commit()
         return True
     except Exception:
         session.rollback()
         raise
+
+
+def insert_message_and_audit(session, run: dict, message: dict, audit: dict) -> None:
+    """The accepted run's outbox message and audit event, in the caller's transaction."""
+    session.execute(
+        OutboxMessage.__table__.insert().values(
+            **message, key=run["run_id"], created_at=run["created_at"], attempts=0
+        )
+    )
+    session.execute(
+        AuditEvent.__table__.insert().values(
+            **audit,
+            occurred_at=run["created_at"],
+            tenant_id=run["tenant_id"],
+            resource_type="run",
+            resource_id=run["run_id"],
+            correlation_id=run["correlation_id"],
+        )
+    )
 
 
 def find_by_idempotency_key(tenant_id: str, request_id: str) -> dict[str, Any] | None:
