@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -45,9 +46,22 @@ def n8n(home, *args: str) -> subprocess.CompletedProcess:
 
 
 def node_output(raw: str, name: str) -> list[dict]:
-    """A node's output items from `n8n execute --rawOutput` (log lines come first)."""
-    run = json.loads(raw[raw.index("\n{") + 1:])
-    return [item["json"] for item in run["data"]["resultData"]["runData"][name][0]["data"]["main"][0]]
+    """A node's output items from `n8n execute --rawOutput`.
+
+    n8n prints log lines before and after the execution's JSON document (its task runner
+    registers late), so the document is the first line-leading `{` that decodes to an
+    execution, read with `raw_decode` so trailing lines are ignored.
+    """
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"(?m)^\{", raw):
+        try:
+            run, _ = decoder.raw_decode(raw, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(run, dict) and "resultData" in run.get("data", {}):
+            return [item["json"]
+                    for item in run["data"]["resultData"]["runData"][name][0]["data"]["main"][0]]
+    raise AssertionError(f"no execution document in n8n's output: {raw[-2000:]}")
 
 
 @pytest.mark.skipif(not N8N, reason="n8n is not installed (set N8N_BIN)")
