@@ -138,19 +138,21 @@ class JsonErrorThreadWorker(ThreadWorker):
         return self.wait_pool
 
     def enqueue_req(self, conn):  # noqa: ANN001 - gunicorn's signature
-        conn.init()
-        pool = self.tpool
+        """Ordinary requests go to gthread's own pool unchanged; a waiting request, seen
+        by peeking at its request line without consuming it, goes to the waiting pool."""
+        pool = None
         if not self.cfg.is_ssl:
             try:
                 head = conn.sock.recv(512, socket.MSG_PEEK | socket.MSG_DONTWAIT)
             except OSError:
                 head = b""
             if _WAITING_REQUEST.match(head):
-                pool = self._waiting_pool() or pool
-        fs = pool.submit(self.handle, conn)
-        if pool is self.tpool:
-            self._wrap_future(fs, conn)
+                pool = self._waiting_pool()
+        if pool is None:
+            super().enqueue_req(conn)
             return
+        conn.init()
+        fs = pool.submit(self.handle, conn)
         if self.wait_futures is None:
             self.wait_futures = set()
         self.wait_futures.add(fs)
