@@ -48,9 +48,13 @@ and, against the seed's own stack and other WSGI servers:
                      peer created, cache warmed as for Ingress.
     --granian        granian-post, granian-get: Ingress served as `ingress serve --server
                      granian` serves it (granian --interface wsgi --factory
-                     ingress_app.serving:granian_app, --workers, --blocking-threads =
-                     --threads; each worker runs its outbox relay) on the main database,
-                     compared with gunicorn's post and get and with the peer.
+                     ingress_app.serving:granian_app, --workers, --blocking-threads
+                     sized as `ingress serve` sizes it: --threads plus one per possible
+                     waiter; each worker runs its outbox relay) on the main database,
+                     compared with gunicorn's post and get and with the peer; and
+    granian-bare     the bare endpoint under granian (--workers, --blocking-threads =
+                     --threads), against `bare` under gunicorn: what the server alone
+                     costs, app aside.
 
 Targets run interleaved: every round runs every target once (warm-up, then measured), odd
 rounds in ORDER (bare, peer-get, post-registry, post, peer-post, post-nopolicies,
@@ -96,12 +100,13 @@ TARGETS = {  # name -> minimum ratio to its reference's rps (None: baseline / re
     "peer-get": None,
     "granian-post": None,
     "granian-get": None,
+    "granian-bare": None,
 }
 # What each target's ratio is measured against (post-nopolicies: shown as post / it).
 REFERENCE = {"post": "bare", "get": "bare", "post-registry": "post", "post-nopolicies": "post",
-             "granian-post": "post", "granian-get": "get"}
+             "granian-post": "post", "granian-get": "get", "granian-bare": "bare"}
 # odd rounds; even: reversed
-ORDER = ("bare", "peer-get", "post-registry", "post", "peer-post", "post-nopolicies",
+ORDER = ("bare", "granian-bare", "peer-get", "post-registry", "post", "peer-post", "post-nopolicies",
          "post-nokafka", "granian-post", "get", "granian-get")
 DEFAULT_TARGETS = "bare,post,get,post-registry,post-nopolicies,post-nokafka,peer-post,peer-get"
 POST_LIKE = ("post", "post-registry", "post-nopolicies", "granian-post")  # outbox rows
@@ -350,14 +355,19 @@ def granian_server(args, env: dict[str, str], logdir: Path) -> Server:
     except ImportError:
         raise BenchError("--granian needs granian in this virtualenv: "
                          "pip install -e '.[granian]'") from None
+    from ingress_app.config import load_config
+    from ingress_app.serving import granian_blocking_threads
+
     port = free_port()
     metrics = logdir / "granian-metrics"
     metrics.mkdir(exist_ok=True)
+    threads = granian_blocking_threads(load_config({**env, "API_THREADS": str(args.threads)}))
     cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--host",
            "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-           "--blocking-threads", str(args.threads), "--log-level", "warning",
+           "--blocking-threads", str(threads), "--log-level", "warning",
            "--no-access-log", "ingress_app.serving:granian_app"]
-    log(f"granian (WSGI) on :{port}: {args.workers} workers x {args.threads} blocking threads")
+    log(f"granian (WSGI) on :{port}: {args.workers} workers, up to {threads} blocking threads "
+        f"(API_THREADS {args.threads} + one per waiter, as `ingress serve` sizes it)")
     return Server("granian", "", {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}, port,
                   logdir, cmd=cmd)
 
@@ -552,7 +562,8 @@ LABELS = {"bare": "GET /bare (baseline)", "post": "POST /v1/runs", "get": "GET /
           "peer-post": "peer POST /v1/runs",
           "peer-get": "peer GET /v1/runs/{id}",
           "granian-post": "POST /v1/runs, granian",
-          "granian-get": "GET /v1/runs/{id}, granian"}
+          "granian-get": "GET /v1/runs/{id}, granian",
+          "granian-bare": "GET /bare, granian"}
 
 
 # ---------------------------------------------------------------- derived figures
@@ -782,7 +793,7 @@ def parse_args(argv=None):
     if unknown or not wanted:
         p.error(f"--targets: unknown {sorted(unknown)}; choose from {','.join(TARGETS)}")
     if a.granian:
-        wanted |= set(GRANIAN)
+        wanted |= set(GRANIAN) | {"granian-bare"}
     if wanted & set(PEER):
         if not a.peer_file.is_file():
             p.error(f"the FastAPI peer {a.peer_file} does not exist: give its path with "
@@ -904,11 +915,23 @@ def main(argv=None) -> int:
         if set(GRANIAN) & set(targets):
             granian = granian_server(args, env, logdir)
             servers.append(granian)
+        bare_granian = None
+        if "granian-bare" in targets:
+            port = free_port()
+            bare_granian = Server(
+                "bare-granian", "", env, port, logdir,
+                cmd=[sys.executable, "-m", "granian", "--interface", "wsgi", "--host",
+                     "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                     "--blocking-threads", str(args.threads), "--log-level", "warning",
+                     "--no-access-log", "bench.bare_app:app"])
+            servers.append(bare_granian)
         for s in servers:
             if s.proc is None:
                 s.start()
         app.wait_ready("/health/live")
         bare.wait_ready("/bare")
+        if bare_granian is not None:
+            bare_granian.wait_ready("/bare")
         for s in (nopol, nokafka, granian):
             if s is not None:
                 s.wait_ready("/health/live")
@@ -954,6 +977,8 @@ def main(argv=None) -> int:
 
         plan = {
             "bare": (f"http://127.0.0.1:{bare_port}/bare", "get.lua", None),
+            "granian-bare": (f"http://127.0.0.1:{bare_granian.port}/bare", "get.lua", None)
+            if bare_granian else None,
             "post": (f"{base}/v1/runs", "post_run.lua", token),
             "get": (f"{base}/v1/runs/{run_id}", "get.lua", token),
             "post-registry": (f"{base}/v1/runs", "post_registry.lua", token),
@@ -973,11 +998,11 @@ def main(argv=None) -> int:
             plan["peer-post"] = (f"{pbase}/v1/runs", "peer_post_run.lua", token)
             plan["peer-get"] = (f"{pbase}/v1/runs/{peer_run}", "get.lua", token)
         plan = {k: plan[k] for k in targets}
-        server_of = {"bare": "bare", "post-nopolicies": "app_nopol", "post-nokafka": "app_nokafka",
+        server_of = {"bare": "bare", "granian-bare": "bare_granian", "post-nopolicies": "app_nopol", "post-nokafka": "app_nokafka",
                      **dict.fromkeys(GRANIAN, "granian"), **dict.fromkeys(PEER, "peer")}
         groups = {"app": {app.proc.pid}, "bare": {bare.proc.pid}}
         for key, srv in (("app_nopol", nopol), ("app_nokafka", nokafka), ("granian", granian),
-                         ("peer", peer)):
+                         ("bare_granian", bare_granian), ("peer", peer)):
             if srv is not None:
                 groups[key] = {srv.proc.pid}
         runs: dict[str, list[dict]] = {k: [] for k in plan}

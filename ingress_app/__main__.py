@@ -104,8 +104,8 @@ def _metrics_directory() -> None:
 
 
 def _serve_granian(cfg, workers: int) -> int:
-    """granian's WSGI server, `workers` processes of API_THREADS threads; each worker
-    builds the app (and starts its relay) itself (`serving.granian_app`)."""
+    """granian's WSGI server, `workers` processes; each worker builds the app (and starts
+    its relays) itself (`serving.granian_app`). Threads: `serving.granian_blocking_threads`."""
     import os
     import shutil
 
@@ -116,6 +116,8 @@ def _serve_granian(cfg, workers: int) -> int:
         raise click.ClickException(
             "granian is not installed: pip install 'ingress[granian]'"
         ) from None
+    from .serving import granian_blocking_threads
+
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     try:
         Granian(
@@ -125,7 +127,7 @@ def _serve_granian(cfg, workers: int) -> int:
             address=cfg["API_HOST"],
             port=int(cfg["API_PORT"]),
             workers=workers,
-            blocking_threads=cfg["API_THREADS"],
+            blocking_threads=granian_blocking_threads(cfg),
             log_access=False,
         ).serve()
     finally:

@@ -70,17 +70,61 @@ def worker_exit(server: Any, worker: Any) -> None:
 def granian_app():
     """The app for a granian worker (`granian --interface wsgi --factory
     ingress_app.serving:granian_app`): granian has no worker hooks, so the worker's own
-    setup (gc tuning, the outbox relay, its flush at exit) is done here, in the worker."""
+    setup (gc tuning, the outbox and callback relays, their flush at exit) is done here."""
     import atexit
 
+    from .callbacks.relay import start_background_callbacks, stop_background_callbacks
     from .outbox.relay import start_background_relay, stop_background_relay
     from .startup import create_app_or_exit
 
     app = create_app_or_exit()
     tune_gc_for_serving()
     start_background_relay(app)
+    start_background_callbacks(app)
     atexit.register(stop_background_relay, app)
+    atexit.register(stop_background_callbacks, app)
+    _wake_waiters_on_stop(app)
     return app
+
+
+def _wake_waiters_on_stop(app: Any) -> None:
+    """Answer parked waiters as soon as a granian worker is told to stop, as gunicorn's
+    `handle_exit` does: otherwise a minute-long poll holds the stop up. granian has no
+    worker stop hook and installs its own signal handlers after this runs, so the signal
+    is learnt from Python's signal wakeup fd, which any Python-level handler writes."""
+    import signal
+    import threading
+
+    from .fanout import close_waiters
+
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    try:
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: no way to hear the signal, waiters time out
+        reader.close()
+        writer.close()
+        return
+    stops = {int(signal.SIGTERM), int(signal.SIGINT)}
+
+    def watch() -> None:
+        with reader, writer:
+            while data := reader.recv(64):
+                if stops.intersection(data):
+                    close_waiters(app)
+                    return
+
+    threading.Thread(target=watch, name="ingress-stop-watch", daemon=True).start()
+
+
+def granian_blocking_threads(config: Any) -> int:
+    """granian's `--blocking-threads` for Ingress: API_THREADS for ordinary requests, plus
+    one per waiter (WAIT_MAX_WAITERS) and a few spare when waiting is on. granian runs
+    every WSGI request, a minute-long poll included, on one pool; sized like this, parked
+    waiters never take the threads ordinary requests need. granian starts threads on
+    demand and ends idle ones, so this is a ceiling (docs/operations.md: its cost)."""
+    waiters = int(config["WAIT_MAX_WAITERS"])
+    return int(config["API_THREADS"]) + (waiters + WAIT_POOL_SPARE if waiters > 0 else 0)
 
 
 class _Captured:
@@ -102,7 +146,7 @@ _WAITING_REQUEST = re.compile(
 )
 #: Threads beyond WAIT_MAX_WAITERS, so that requests over the cap are answered 503 at
 #: once rather than queued behind the waiters.
-_WAIT_POOL_SPARE = 4
+WAIT_POOL_SPARE = 4
 
 
 class JsonErrorThreadWorker(ThreadWorker):
@@ -132,7 +176,7 @@ class JsonErrorThreadWorker(ThreadWorker):
             if config is None:
                 return None
             self.wait_pool = futures.ThreadPoolExecutor(
-                max_workers=int(config["WAIT_MAX_WAITERS"]) + _WAIT_POOL_SPARE,
+                max_workers=int(config["WAIT_MAX_WAITERS"]) + WAIT_POOL_SPARE,
                 thread_name_prefix="ingress-wait",
             )
         return self.wait_pool

@@ -87,3 +87,12 @@ def test_payload_stays_far_below_postgresql_limit():
 )
 def test_the_worker_sends_waiting_requests_to_their_own_pool(line, waiting):
     assert bool(_WAITING_REQUEST.match(line)) is waiting
+
+
+def test_granian_pool_has_a_thread_per_waiter_beside_the_ordinary_ones():
+    from ingress_app.serving import WAIT_POOL_SPARE, granian_blocking_threads
+
+    assert granian_blocking_threads({"API_THREADS": 4, "WAIT_MAX_WAITERS": 200}) == \
+        4 + 200 + WAIT_POOL_SPARE
+    # waiting off: every waiter is refused at once, so the pool is the ordinary threads
+    assert granian_blocking_threads({"API_THREADS": 4, "WAIT_MAX_WAITERS": 0}) == 4
