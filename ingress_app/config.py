@@ -129,6 +129,9 @@ SETTINGS: list[tuple[str, Any, type]] = [
     ("WEBHOOK_DELIVERY_RETENTION_HOURS", 72, int),
     # audit events older than this are pruned by the relays (0 keeps them forever)
     ("AUDIT_RETENTION_DAYS", 90, int),
+    # finished runs (and their status events) created longer ago than this are pruned by
+    # the relays; runs still in flight are kept whatever their age (0 keeps every run)
+    ("RUN_RETENTION_DAYS", 90, int),
     # callbacks and subscriptions: hosts (`host` or `host:port`, comma-separated) that may
     # be called though they resolve to private/loopback addresses; https only (unset: true
     # in production); per-attempt deadlines; sending threads per relay and per receiver

@@ -16,6 +16,7 @@ from .callbacks.service import prune_callbacks
 from .db_types import utcnow
 from .extensions import db
 from .outbox.models import OutboxMessage
+from .runs.service import prune_finished_runs
 from .webhooks.service import prune_deliveries
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ def prune_retained(app: Flask) -> dict[str, int]:
       dedupe window);
     - audit events older than AUDIT_RETENTION_DAYS (0 keeps them);
     - callbacks delivered (or gone) more than CALLBACK_RETENTION_HOURS ago, with their
-      attempts.
+      attempts;
+    - finished runs created more than RUN_RETENTION_DAYS ago (0 keeps them), with their
+      status events.
 
     Returns how many rows went, per table.
     """
@@ -52,6 +55,10 @@ def prune_retained(app: Flask) -> dict[str, int]:
             prune_audit_events(utcnow() - timedelta(days=days)) if days > 0 else 0
         )
         counts["callback_deliveries"] = prune_callbacks()
+        days = int(config["RUN_RETENTION_DAYS"])
+        counts["flow_runs_audit"], counts["run_events"] = (
+            prune_finished_runs(utcnow() - timedelta(days=days)) if days > 0 else (0, 0)
+        )
     for table, count in counts.items():
         if count:
             log.info("pruned old rows", extra={"table": table, "deleted": count})

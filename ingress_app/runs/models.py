@@ -29,6 +29,7 @@ class FlowRun(db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "request_id", name="uq_flow_runs_tenant_request"),
         Index("ix_flow_runs_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_flow_runs_created", "created_at"),  # retention: the oldest runs first
     )
 
     # the seed's columns

@@ -7,8 +7,10 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import defer
 
@@ -40,7 +42,7 @@ from ..pagination import page, paginate
 from ..policies.runtime import policy_engine
 from ..registry.service import resolve_registered_flow
 from . import inflight, store
-from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun
+from .models import CANCEL_REQUESTED, PENDING, TERMINAL_STATUSES, FlowRun, RunEvent
 from .waiting import add_status_event
 
 log = logging.getLogger(__name__)
@@ -597,3 +599,33 @@ def list_runs(tenant_id: str, filters: dict[str, Any]) -> dict[str, Any]:
     items = [run_to_dict(run, left_out) for run in rows]
     db.session.rollback()
     return page(items, next_cursor)
+
+
+_PRUNE_CHUNK = 2_000
+
+
+def prune_finished_runs(before: datetime) -> tuple[int, int]:
+    """Delete finished runs created before `before` (RUN_RETENTION_DAYS), with their
+    status events; returns (runs, events) deleted. Runs still in flight stay, whatever
+    their age. In chunks, each its own short transaction, oldest first (by the
+    `created_at` index)."""
+    runs, events = FlowRun.__table__, RunEvent.__table__
+    oldest = (
+        sa.select(runs.c.run_id)
+        .where(runs.c.created_at < before, runs.c.status.in_(sorted(TERMINAL_STATUSES)))
+        .order_by(runs.c.created_at)
+        .limit(_PRUNE_CHUNK)
+    )
+    total_runs = total_events = 0
+    while True:
+        run_ids = list(db.session.execute(oldest).scalars())
+        if run_ids:
+            total_events += db.session.execute(
+                sa.delete(events).where(events.c.run_id.in_(run_ids))
+            ).rowcount or 0
+            total_runs += db.session.execute(
+                sa.delete(runs).where(runs.c.run_id.in_(run_ids))
+            ).rowcount or 0
+        db.session.commit()
+        if len(run_ids) < _PRUNE_CHUNK:
+            return total_runs, total_events

@@ -1,6 +1,7 @@
 """Tables that grow per request are pruned by the relays: audit events after
 AUDIT_RETENTION_DAYS, webhook deliveries after WEBHOOK_DELIVERY_RETENTION_HOURS,
-published outbox messages after OUTBOX_RETENTION_HOURS; dead letters stay."""
+published outbox messages after OUTBOX_RETENTION_HOURS, finished runs and their status
+events after RUN_RETENTION_DAYS; dead letters and runs in flight stay."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import pytest
 
 from ingress_app.audit import service as audit_service
 from ingress_app.outbox.relay import OutboxRelay
+from ingress_app.runs import service as run_service
 from tests.integration.conftest import count, create_run
+from tests.conftest import auth
+from tests.integration.test_audit_api import apply_status
 from tests.integration.test_webhook_configs import create_webhook, intake
 
 
@@ -92,3 +96,66 @@ def test_dead_lettered_messages_are_never_pruned(make_pg_app, pg):
     assert OutboxRelay(app).prune() == 0
 
     assert count(pg, "outbox_messages") == 1
+
+
+def age_runs(pg, days: int, run_ids: list[str]) -> None:
+    pg.execute(
+        "UPDATE flow_runs_audit SET created_at = now() - make_interval(days => %s) "
+        "WHERE run_id = ANY(%s)",
+        (days, run_ids),
+    )
+
+
+def run_ids(pg) -> list[str]:
+    return [row["run_id"] for row in pg.execute("SELECT run_id FROM flow_runs_audit ORDER BY id")]
+
+
+def events_of(pg) -> list[str]:
+    return sorted({row["run_id"] for row in pg.execute("SELECT run_id FROM run_events")})
+
+
+@pytest.mark.parametrize("chunk", [2_000, 2])
+def test_finished_runs_past_the_retention_go_with_their_events(
+    make_pg_app, pg, monkeypatch, chunk
+):
+    monkeypatch.setattr(run_service, "_PRUNE_CHUNK", chunk)
+    app = make_pg_app(RUN_RETENTION_DAYS=30)
+    client = app.test_client()
+    old_done, old_failed, old_running, old_pending, recent_done = (
+        create_run(client)["run_id"] for _ in range(5)
+    )
+    for run_id in (old_done, recent_done):
+        apply_status(app, run_id, "RUNNING")
+        apply_status(app, run_id, "SUCCEEDED")
+    apply_status(app, old_failed, "FAILED")
+    apply_status(app, old_running, "RUNNING")
+    age_runs(pg, 31, [old_done, old_failed, old_running, old_pending])
+    age_runs(pg, 29, [recent_done])
+
+    OutboxRelay(app).prune()
+
+    # in flight (however old) and recent ones stay; their events too
+    assert run_ids(pg) == [old_running, old_pending, recent_done]
+    assert events_of(pg) == sorted([old_running, recent_done])
+    gone = client.get(f"/v1/runs/{old_failed}", headers=auth())
+    assert gone.status_code == 404, gone.get_data(as_text=True)
+
+
+def test_zero_days_keeps_every_run_and_the_cli_reports_what_went(make_pg_app, pg):
+    app = make_pg_app(RUN_RETENTION_DAYS=0)
+    run_id = create_run(app.test_client())["run_id"]
+    apply_status(app, run_id, "SUCCEEDED")
+    age_runs(pg, 3650, [run_id])
+
+    result = app.test_cli_runner().invoke(args=["outbox", "prune"])
+
+    assert result.exit_code == 0, result.output
+    assert count(pg, "flow_runs_audit") == 1 and count(pg, "run_events") == 1
+
+    app = make_pg_app(RUN_RETENTION_DAYS=1)
+    result = app.test_cli_runner().invoke(args=["outbox", "prune"])
+
+    assert result.exit_code == 0, result.output
+    assert "deleted flow_runs_audit: 1" in result.output
+    assert "deleted run_events: 1" in result.output
+    assert count(pg, "flow_runs_audit") == 0 and count(pg, "run_events") == 0
