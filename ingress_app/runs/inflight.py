@@ -23,16 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..errors import ApiError
 from ..extensions import db
-from ..jsonutil import dumps_str
 from ..policies.runtime import policy_engine
 from .models import CANCEL_REQUESTED, PENDING, RUNNING, FlowRun
-from .store import insert_message_and_audit
+from .store import accept_params, insert_rows
 
-_JSON_COLUMNS = ("input_data", "flow_definition", "policy_modifications")
 TENANT_WIDE = ""  # the tenant's row: flow ids are never empty
 ACTIVE_STATUSES = (PENDING, RUNNING, CANCEL_REQUESTED)
 #: What a refused client is told to wait before trying again.
@@ -141,16 +138,6 @@ def _seed(session, tenant_id: str, flow_id: str) -> None:
         session.execute(_MARK_SEEDED, params)
 
 
-def _insert_run(session, run: dict[str, Any]) -> bool:
-    stmt = (
-        sqlite_insert(FlowRun.__table__)
-        .values(**run, updated_at=run["created_at"], counted_in_flight=True)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "request_id"])
-        .returning(FlowRun.__table__.c.run_id)
-    )
-    return session.execute(stmt).first() is not None
-
-
 def insert_counted_run(
     run: dict[str, Any], message: dict[str, Any], audit: dict[str, Any], limits: Limits
 ) -> bool:
@@ -178,34 +165,17 @@ def insert_counted_run(
                 session.rollback()
                 raise TooManyActiveRuns(limit, active, scope)
         if db.engine.dialect.name == "postgresql":
-            params = {
-                **run,
-                **{name: dumps_str(run[name]) for name in _JSON_COLUMNS},
-                "callback_events": (
-                    None if run["callback_events"] is None
-                    else dumps_str(run["callback_events"])
-                ),
-                "message_id": message["message_id"],
-                "topic": message["topic"],
-                "headers": dumps_str(message["headers"]),
-                "payload": message["payload"],
-                "event_id": audit["event_id"],
-                "actor": audit["actor"],
-                "action": audit["action"],
-                "outcome": audit["outcome"],
-                "audit_detail": dumps_str(audit["detail"]),
-            }
+            params = accept_params(run, message, audit)
             inserted = session.execute(_PG_COUNTED_ACCEPT, params).first() is not None
             if inserted:
                 session.commit()
             else:
                 session.rollback()
             return inserted
-        if not _insert_run(session, run):
+        if not insert_rows(session, run, message, audit, counted_in_flight=True):
             session.rollback()
             return False
         session.execute(_INCREMENT, params)
-        insert_message_and_audit(session, run, message, audit)
         session.commit()
         return True
     except Exception:

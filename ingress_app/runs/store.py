@@ -74,8 +74,12 @@ def insert_accepted_run(
     return _insert_generic(run, message, audit)
 
 
-def _insert_postgresql(run, message, audit) -> bool:
-    params = {
+def accept_params(
+    run: dict[str, Any], message: dict[str, Any], audit: dict[str, Any]
+) -> dict[str, Any]:
+    """The parameters of PostgreSQL's one-statement accept (`_PG_ACCEPT`, and the
+    counted one in `inflight`): the three rows' values, JSON columns as text."""
+    return {
         **run,
         "input_data": dumps_str(run["input_data"]),
         "flow_definition": dumps_str(run["flow_definition"]),
@@ -93,6 +97,10 @@ def _insert_postgresql(run, message, audit) -> bool:
         "outcome": audit["outcome"],
         "audit_detail": dumps_str(audit["detail"]),
     }
+
+
+def _insert_postgresql(run, message, audit) -> bool:
+    params = accept_params(run, message, audit)
     return execute_autocommit(_PG_ACCEPT, params) is not None
 
 
@@ -249,20 +257,32 @@ def execute_autocommit(sql: str, params: dict[str, Any]):
 def _insert_generic(run, message, audit) -> bool:
     session = db.session
     try:
-        stmt = (
-            sqlite_insert(FlowRun.__table__)
-            .values(**run, updated_at=run["created_at"])
-            .on_conflict_do_nothing(index_elements=["tenant_id", "request_id"])
-        )
-        if session.execute(stmt).rowcount == 0:
+        if not insert_rows(session, run, message, audit):
             session.rollback()
             return False
-        insert_message_and_audit(session, run, message, audit)
         session.commit()
         return True
     except Exception:
         session.rollback()
         raise
+
+
+def insert_rows(
+    session, run: dict, message: dict, audit: dict, counted_in_flight: bool = False
+) -> bool:
+    """The three rows through SQLAlchemy (SQLite, or PostgreSQL with limits on runs in
+    flight), in the caller's transaction; False, with nothing written, when
+    `(tenant_id, request_id)` already exists."""
+    stmt = (
+        sqlite_insert(FlowRun.__table__)
+        .values(**run, updated_at=run["created_at"], counted_in_flight=counted_in_flight)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "request_id"])
+        .returning(FlowRun.__table__.c.run_id)
+    )
+    if session.execute(stmt).first() is None:
+        return False
+    insert_message_and_audit(session, run, message, audit)
+    return True
 
 
 def insert_message_and_audit(session, run: dict, message: dict, audit: dict) -> None:

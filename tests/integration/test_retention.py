@@ -10,8 +10,8 @@ import pytest
 from ingress_app.audit import service as audit_service
 from ingress_app.outbox.relay import OutboxRelay
 from ingress_app.runs import service as run_service
-from tests.integration.conftest import count, create_run
 from tests.conftest import auth
+from tests.integration.conftest import count, create_run
 from tests.integration.test_audit_api import apply_status
 from tests.integration.test_webhook_configs import create_webhook, intake
 

@@ -153,3 +153,38 @@ def test_postgresql_urls_use_psycopg3(url):
     from ingress_app.config import normalise_database_url
 
     assert normalise_database_url(url) == "postgresql+psycopg://u@h/db"
+
+
+def test_runs_in_flight_are_limited_and_released_on_the_embedded_default(tmp_path):
+    """`max_active_runs` counts on SQLite too: the third run is 429 until one finishes, and
+    a refused run leaves nothing behind."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from ingress_app import create_app
+    from ingress_app.extensions import db
+    from ingress_app.runs.events import apply_run_event
+    from tests.conftest import base_config, migrate
+
+    policies = tmp_path / "policies.yaml"
+    policies.write_text("version: 1\npolicies: {}\nmax_active_runs: 2\n")
+    app = create_app(base_config(DATABASE_URL=f"sqlite:///{tmp_path / 'limits.db'}",
+                                 POLICIES_FILE=str(policies)))
+    migrate(app)
+    client = app.test_client()
+    try:
+        first, second, third = (client.post("/v1/runs", json=RUN, headers=auth())
+                                for _ in range(3))
+        assert [first.status_code, second.status_code, third.status_code] == [202, 202, 429]
+        assert third.get_json()["detail"] == {"limit": 2, "active": 2, "scope": "tenant"}
+        assert count(app, "flow_runs_audit") == 2 and count(app, "outbox_messages") == 2
+        with app.app_context():
+            apply_run_event({"event_id": str(uuid.uuid4()), "run_id": first.get_json()["run_id"],
+                             "tenant_id": "acme", "status": "SUCCEEDED",
+                             "occurred_at": datetime.now(UTC).isoformat()})
+        again = client.post("/v1/runs", json=RUN, headers=auth())
+        assert again.status_code == 202, again.get_json()
+        assert rows(app, "SELECT active FROM active_runs WHERE flow_id = ''")[0]["active"] == 2
+    finally:
+        with app.app_context():
+            db.engine.dispose()
