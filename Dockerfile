@@ -30,7 +30,8 @@ COPY ingress_app ./ingress_app
 COPY migrations ./migrations
 # Every dependency is published as a manylinux wheel (psycopg[binary], confluent-kafka,
 # cryptography), so no compiler is needed; the result is one directory of wheels.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# With the granian extra, so the image can also serve as `ingress serve --server granian`.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[granian]"
 
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
@@ -54,7 +55,7 @@ RUN groupadd --system --gid 10001 ingress \
 # Install from the builder's wheels only (--no-index: nothing is fetched here). The
 # wheels are bind-mounted, so they never become a layer of this image.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels /wheels/ingress_app-*.whl
+    pip install --no-cache-dir --no-index --find-links=/wheels "$(echo /wheels/ingress_app-*.whl)[granian]"
 
 WORKDIR /app
 # Read-only for the service user (owned by root). gunicorn reads ./gunicorn.conf.py,

@@ -114,7 +114,8 @@ def _serve_granian(cfg, workers: int) -> int:
         from granian.constants import Interfaces
     except ImportError:
         raise click.ClickException(
-            "granian is not installed: pip install 'ingress[granian]'"
+            "granian is not installed: pip install '.[granian]' in a checkout "
+            "(the granian extra of ingress-app)"
         ) from None
     from .serving import granian_blocking_threads
 
@@ -172,7 +173,7 @@ cli = IngressGroup(
     type=click.Choice(["gunicorn", "granian"]),
     default="gunicorn",
     show_default=True,
-    help="granian: its WSGI interface (pip install 'ingress[granian]').",
+    help="granian: its WSGI interface (pip install 'ingress-app[granian]').",
 )
 def serve_command(server: str) -> None:
     """Run Ingress (API_HOST, API_PORT, API_WORKERS, API_THREADS)."""
