@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import socket
+import sys
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -211,13 +212,24 @@ class JsonErrorThreadWorker(ThreadWorker):
         if self.wait_futures:
             futures.wait(list(self.wait_futures), timeout=self.cfg.graceful_timeout)
 
+    #: Set by the first SIGTERM's handler (see `handle_exit`).
+    exit_handled = False
+
     def handle_exit(self, sig, frame):  # noqa: ANN001 - gunicorn's signature
         """SIGTERM: waiters answer now (a long poll with the run as it is, a stream
-        ends and its client resumes elsewhere), so the graceful stop is not held up."""
-        super().handle_exit(sig, frame)
-        from .fanout import close_waiters
+        ends and its client resumes elsewhere), so the graceful stop is not held up.
 
-        close_waiters(getattr(self, "wsgi", None))
+        Only once, and without importing: a second SIGTERM (the master forwards one; a
+        kill of the process group, as systemd's default stop does, sends another) can
+        arrive while the first handler holds the fan-out's lock, and a handler that
+        waited for that lock would hang the worker until gunicorn's graceful timeout."""
+        super().handle_exit(sig, frame)
+        if self.exit_handled:
+            return
+        self.exit_handled = True
+        fanout = sys.modules.get(f"{__package__}.fanout")  # not loaded: no waiters
+        if fanout is not None:
+            fanout.close_waiters(getattr(self, "wsgi", None))
 
     def handle_error(self, req, client, addr, exc):  # noqa: ANN001 - gunicorn's signature
         captured = _Captured()
