@@ -173,7 +173,7 @@ cli = IngressGroup(
     type=click.Choice(["gunicorn", "granian"]),
     default="gunicorn",
     show_default=True,
-    help="granian: its WSGI interface (pip install 'ingress-app[granian]').",
+    help="granian: its WSGI interface (pip install '.[granian]' in a checkout).",
 )
 def serve_command(server: str) -> None:
     """Run Ingress (API_HOST, API_PORT, API_WORKERS, API_THREADS)."""

@@ -108,14 +108,19 @@ def _wake_waiters_on_stop(app: Any) -> None:
         return
     stops = {int(signal.SIGTERM), int(signal.SIGINT)}
 
-    def watch() -> None:
-        with reader, writer:
-            while data := reader.recv(64):
-                if stops.intersection(data):
-                    close_waiters(app)
-                    return
+    def watch(reader: socket.socket, writer: socket.socket) -> None:
+        # Both ends stay open (this thread holds them) for the life of the process: a
+        # closed wakeup fd's number could be reused, and a later signal would then write
+        # into that file.
+        woken = False
+        while data := reader.recv(64):
+            if not woken and stops.intersection(data):
+                woken = True
+                close_waiters(app)
 
-    threading.Thread(target=watch, name="ingress-stop-watch", daemon=True).start()
+    threading.Thread(
+        target=watch, args=(reader, writer), name="ingress-stop-watch", daemon=True
+    ).start()
 
 
 def granian_blocking_threads(config: Any) -> int:
